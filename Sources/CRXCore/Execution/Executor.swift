@@ -1,0 +1,47 @@
+import Foundation
+
+/// The seam between crx's orchestration and whatever runs a stage's commands: the local machine
+/// today (`LocalExecutor`), a cluster scheduler tomorrow. The reproducer decides *what* runs; an
+/// executor only runs it and reports how it went.
+public protocol Executor: Sendable {
+    /// Runs `stage.cmd` in order in `workingDirectory`; returns when they finished or one failed.
+    func run(_ job: StageJob) -> ExecutionResult
+    /// Stops every running job (SIGINT / SIGTERM arrived).
+    func cancelAll(signal: Int32)
+}
+
+/// What an executor is asked to run.
+public struct StageJob: Sendable {
+    public var stage: String
+    public var commands: [String]
+    public var workingDirectory: String
+    public var logPath: String
+    public var environment: [String: String]
+
+    public init(stage: String, commands: [String], workingDirectory: String, logPath: String, environment: [String: String] = [:]) {
+        self.stage = stage
+        self.commands = commands
+        self.workingDirectory = workingDirectory
+        self.logPath = logPath
+        self.environment = environment
+    }
+}
+
+public struct ExecutionResult: Sendable {
+    public var exitCode: Int32
+    /// The signal that ended the command, if one did.
+    public var signal: Int32?
+    /// The command that failed (index into `commands`), when one did.
+    public var failedCommand: Int?
+    /// The last lines the command wrote to stderr.
+    public var stderrTail: [String]
+    public var started: Date
+    public var finished: Date
+
+    public var succeeded: Bool { exitCode == 0 && signal == nil }
+}
+
+/// Where the output of stage commands goes, as it is produced.
+public protocol OutputSink: Sendable {
+    func write(stage: String, _ bytes: UnsafeRawBufferPointer, toStderr: Bool)
+}

@@ -1,0 +1,53 @@
+/// Takes `StageSnapshot`s: hashes a stage's deps and outs through the state cache and reads the
+/// params it uses.
+public struct Inspector: Sendable {
+    public let hasher: PathHasher
+    public let params: ParamsCache
+
+    public init(hasher: PathHasher, params: ParamsCache) {
+        self.hasher = hasher
+        self.params = params
+    }
+
+    /// `predicted` supplies digests for deps that are absent now but that an upstream stage will
+    /// restore with known content (used by dry runs).
+    public func snapshot(_ stage: Stage, predicted: [String: PathDigest] = [:]) throws -> StageSnapshot {
+        var deps: [Lockfile.Entry] = []
+        var missing: [String] = []
+        for dep in stage.deps {
+            if let d = try hasher.digest(of: dep.path) {
+                deps.append(.init(path: dep.path, hash: d))
+            } else if let p = predicted[dep.path] {
+                deps.append(.init(path: dep.path, hash: p))
+            } else {
+                missing.append(dep.path)
+            }
+        }
+        let (values, missingParams) = try paramValues(stage)
+        var outs: [String: PathDigest?] = [:]
+        for out in stage.outs { outs[out.path] = .some(try hasher.digest(of: out.path)) }
+        return StageSnapshot(deps: deps, missingDeps: missing, params: values, missingParams: missingParams, outs: outs)
+    }
+
+    /// The current values of the stage's params, and the declared keys that are missing.
+    public func paramValues(_ stage: Stage) throws -> ([String: [String: ParamValue]], [(file: String, key: String)]) {
+        var values: [String: [String: ParamValue]] = [:]
+        var missing: [(file: String, key: String)] = []
+        for (file, keys) in stage.paramsByFile {
+            guard let paramsFile = try params.file(file) else {
+                let location = stage.params.first { $0.file == file }?.location
+                throw DefinitionError("stage '\(stage.name)' uses params from '\(file)', which does not exist", at: location)
+            }
+            var fileValues: [String: ParamValue] = [:]
+            if let keys {
+                for key in keys {
+                    if let v = paramsFile.value(key) { fileValues[key] = v } else { missing.append((file, key)) }
+                }
+            } else {
+                fileValues = paramsFile.topLevel
+            }
+            values[file] = fileValues
+        }
+        return (values, missing)
+    }
+}

@@ -1,0 +1,168 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+
+/// Runs stage commands on this machine: `/bin/sh -c CMD` in the stage's working directory, each in
+/// its own process group (so a signal reaches the whole command tree), output streamed to the
+/// sink and saved to the stage's log.
+///
+/// Concurrency: any number of `run` calls may proceed at once (the scheduler bounds them by
+/// `-j`); `running` maps live process-group ids and is guarded by its own mutex.
+public final class LocalExecutor: Executor, @unchecked Sendable {
+    private let sink: OutputSink
+    private let running = Protected<Set<pid_t>>([])
+    private let cancelled = Protected<Bool>(false)
+
+    public init(sink: OutputSink) { self.sink = sink }
+
+    public func cancelAll(signal: Int32) {
+        cancelled.withLock { $0 = true }
+        let groups = running.snapshot
+        for pgid in groups { kill(-pgid, signal) }
+        // Commands that ignore the signal are killed after a grace period.
+        DispatchQueue.global().asyncAfter(deadline: .now() + 5) { [running] in
+            for pgid in running.snapshot { kill(-pgid, SIGKILL) }
+        }
+    }
+
+    public func run(_ job: StageJob) -> ExecutionResult {
+        let started = Date()
+        let fs = LocalFileSystem()
+        try? fs.createDirectory((job.logPath as NSString).deletingLastPathComponent)
+        let logFD = open(job.logPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        defer { if logFD >= 0 { close(logFD) } }
+        var tail = TailBuffer(limit: 20)
+        for (i, command) in job.commands.enumerated() {
+            if cancelled.snapshot {
+                return ExecutionResult(exitCode: 130, signal: SIGINT, failedCommand: i, stderrTail: ["interrupted"],
+                                       started: started, finished: Date())
+            }
+            if logFD >= 0 {
+                let header = "$ \(command)\n"
+                header.utf8CString.withUnsafeBytes { _ = write(logFD, $0.baseAddress, $0.count - 1) }
+            }
+            let (status, signal) = spawn(command, job: job, logFD: logFD, tail: &tail)
+            if status != 0 || signal != nil {
+                return ExecutionResult(exitCode: status, signal: signal, failedCommand: i, stderrTail: tail.all,
+                                       started: started, finished: Date())
+            }
+        }
+        return ExecutionResult(exitCode: 0, signal: nil, failedCommand: nil, stderrTail: tail.all,
+                               started: started, finished: Date())
+    }
+
+    /// Spawns one command and pumps its output until it exits. Returns (exit status, signal).
+    private func spawn(_ command: String, job: StageJob, logFD: Int32, tail: inout TailBuffer) -> (Int32, Int32?) {
+        var outPipe: [Int32] = [0, 0], errPipe: [Int32] = [0, 0]
+        guard pipe(&outPipe) == 0, pipe(&errPipe) == 0 else { return (127, nil) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
+        posix_spawn_file_actions_adddup2(&actions, errPipe[1], 2)
+        for fd in [outPipe[0], outPipe[1], errPipe[0], errPipe[1]] { posix_spawn_file_actions_addclose(&actions, fd) }
+
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        posix_spawnattr_setpgroup(&attributes, 0)
+        var noSignals = sigset_t()
+        sigemptyset(&noSignals)
+        posix_spawnattr_setsigmask(&attributes, &noSignals)
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        for s in [SIGINT, SIGTERM, SIGPIPE, SIGQUIT] { sigaddset(&defaults, s) }
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+
+        var env = ProcessInfo.processInfo.environment
+        for (k, v) in job.environment { env[k] = v }
+        let envStrings = env.map { "\($0.key)=\($0.value)" }
+        // The shell enters the working directory itself (glibc's addchdir_np is not visible to Swift);
+        // `shift` leaves the command no positional parameters, as with a plain `sh -c`.
+        let argv = ["/bin/sh", "-c", "cd -- \"$1\" || exit 127; shift\n" + command, "sh", job.workingDirectory]
+        var pid: pid_t = 0
+        let rc = withCStrings(argv) { cArgv in
+            withCStrings(envStrings) { cEnv in
+                posix_spawn(&pid, "/bin/sh", &actions, &attributes, cArgv, cEnv)
+            }
+        }
+        close(outPipe[1])
+        close(errPipe[1])
+        guard rc == 0 else {
+            close(outPipe[0])
+            close(errPipe[0])
+            tail.append("cannot start /bin/sh: \(String(cString: strerror(rc)))")
+            return (127, nil)
+        }
+        running.withLock { _ = $0.insert(pid) }
+        defer { running.withLock { _ = $0.remove(pid) } }
+
+        // Pump both pipes until both close.
+        var fds = [pollfd(fd: outPipe[0], events: Int16(POLLIN), revents: 0),
+                   pollfd(fd: errPipe[0], events: Int16(POLLIN), revents: 0)]
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 65536, alignment: 16)
+        defer { buffer.deallocate() }
+        var open = 2
+        while open > 0 {
+            let n = poll(&fds, 2, -1)
+            if n < 0 { if errno == EINTR { continue } else { break } }
+            for i in 0 ..< 2 where fds[i].fd >= 0 && fds[i].revents != 0 {
+                let count = read(fds[i].fd, buffer.baseAddress, buffer.count)
+                if count <= 0 {
+                    if count < 0 && errno == EINTR { continue }
+                    close(fds[i].fd)
+                    fds[i].fd = -1
+                    open -= 1
+                    continue
+                }
+                let chunk = UnsafeRawBufferPointer(rebasing: buffer[0 ..< count])
+                if logFD >= 0 { _ = write(logFD, chunk.baseAddress, count) }
+                sink.write(stage: job.stage, chunk, toStderr: i == 1)
+                if i == 1 { tail.append(chunk) }
+            }
+        }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        let exited = (status & 0x7f) == 0
+        if exited { return ((status >> 8) & 0xff, nil) }
+        return (128 + (status & 0x7f), status & 0x7f)
+    }
+}
+
+/// The last `limit` lines of a byte stream.
+struct TailBuffer {
+    let limit: Int
+    private(set) var lines: [String] = []
+    private var partial: [UInt8] = []
+
+    init(limit: Int) { self.limit = limit }
+
+    mutating func append(_ chunk: UnsafeRawBufferPointer) {
+        for byte in chunk {
+            if byte == UInt8(ascii: "\n") {
+                append(String(decoding: partial, as: UTF8.self))
+                partial.removeAll(keepingCapacity: true)
+            } else if partial.count < 4096 {
+                partial.append(byte)
+            }
+        }
+    }
+
+    mutating func append(_ line: String) {
+        lines.append(line)
+        if lines.count > limit { lines.removeFirst(lines.count - limit) }
+    }
+
+    var all: [String] { partial.isEmpty ? lines : lines + [String(decoding: partial, as: UTF8.self)] }
+}
+
+/// Calls `body` with a NULL-terminated C array of the strings.
+func withCStrings<R>(_ strings: [String], _ body: ([UnsafeMutablePointer<CChar>?]) -> R) -> R {
+    var pointers: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) }
+    pointers.append(nil)
+    defer { for p in pointers { free(p) } }
+    return body(pointers)
+}

@@ -1,0 +1,401 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+
+/// `crx repro` and `crx status` as library verbs: plan which stages are stale and why, then run
+/// them in dependency order (independent ones in parallel), caching and locking each as it ends.
+///
+/// ```
+///   parse ─▶ select targets ─▶ check deps exist ─▶ for each ready stage:
+///       snapshot (hash deps BEFORE the run) ─▶ decide ─┬─ up to date
+///                                                      ├─ restore missing outs from the cache
+///                                                      └─ run: run-cache hit? restore : execute
+///                                                           ─▶ deps unchanged? ─▶ outs exist?
+///                                                           ─▶ cache outs ─▶ write lock (atomic)
+/// ```
+/// A downstream stage is judged only when its upstream finished, against the digests its deps
+/// have then: an upstream that rewrote byte-identical output stops the chain (early cutoff).
+///
+/// Concurrency: stages run on their own threads, at most `jobs` at a time. Shared: `lock`
+/// (the lockfile being written; its mutex also serialises writing the file), `state` (its own
+/// mutex), the object store (safe: content-addressed, atomic renames), the scheduler's
+/// bookkeeping (guarded by `condition`).
+public final class Reproducer: @unchecked Sendable {
+    public struct Options: Sendable {
+        public var targets: [String] = []
+        public var selection: Pipeline.Selection = .withUpstream
+        public var force = false
+        public var jobs = ProcessInfo.processInfo.activeProcessorCount
+        public var keepGoing = false
+        public var useRunCache = true
+        public init() {}
+    }
+
+    public enum Outcome: Sendable, Equatable {
+        case upToDate
+        case frozen
+        /// Outputs restored from the cache (`fromRunCache`: a stale stage whose inputs were built before).
+        case restored(fromRunCache: Bool)
+        case ran
+        case failed(StageFailure)
+        /// Not attempted because an upstream stage failed (or the run was stopped).
+        case skipped(reason: String)
+        /// Dry run: would run / would restore.
+        case wouldRun
+        case wouldRestore
+    }
+
+    public struct Report: Sendable {
+        public var stages: [String] = []
+        public var outcomes: [String: Outcome] = [:]
+        public var reasons: [String: [StaleReason]] = [:]
+        public var interrupted = false
+
+        public func names(_ match: (Outcome) -> Bool) -> [String] { stages.filter { outcomes[$0].map(match) ?? false } }
+        public var failed: Bool { !names { if case .failed = $0 { return true } else { return false } }.isEmpty }
+    }
+
+    public let workspace: Workspace
+    public let pipeline: Pipeline
+    let store: LocalObjectStore
+    let state: StateCache
+    let runCache: RunCache
+    let inspector: Inspector
+    let checkout: Checkout
+    let lock: Protected<Lockfile>
+    let fs = LocalFileSystem()
+
+    public init(workspace: Workspace, pipeline: Pipeline) throws {
+        self.workspace = workspace
+        self.pipeline = pipeline
+        store = workspace.objectStore()
+        state = workspace.stateCache()
+        runCache = workspace.runCache()
+        inspector = Inspector(hasher: PathHasher(root: workspace.root, state: state), params: ParamsCache(root: workspace.root))
+        checkout = Checkout(root: workspace.root, store: store, state: state)
+        lock = Protected(try workspace.loadLock())
+    }
+
+    public var lockfile: Lockfile { lock.snapshot }
+
+    /// Saves what was learnt about file identities (failure only costs re-hashing later).
+    public func saveState() { try? state.save() }
+
+    /// Refuses deps that no stage produces and that do not exist.
+    public func checkDepsExist(_ selected: [Int]) throws {
+        for i in selected {
+            let stage = pipeline.stages[i]
+            for dep in stage.deps where pipeline.producer(of: dep.path) == nil && !pipeline.stages.contains(where: { s in
+                s.outs.contains { ProjectPath.isInside($0.path, dep.path) }
+            }) {
+                if fs.stat(ProjectPath.join(workspace.root, dep.path)) == nil {
+                    throw DefinitionError("stage '\(stage.name)': dependency '\(dep.path)' does not exist and no stage produces it", at: dep.location)
+                }
+            }
+        }
+    }
+
+    // MARK: planning (status, dry run)
+
+    /// What `repro` would do, without changing anything.
+    public func plan(_ options: Options) throws -> Report {
+        let selected = try pipeline.select(targets: options.targets, options.selection)
+        try checkDepsExist(selected)
+        var report = Report()
+        var willRun: Set<Int> = []
+        var predicted: [String: PathDigest] = [:]
+        let chosen = Set(selected)
+        for i in selected {
+            let stage = pipeline.stages[i]
+            report.stages.append(stage.name)
+            if stage.frozen {
+                report.outcomes[stage.name] = .frozen
+                continue
+            }
+            let snapshot = try inspector.snapshot(stage, predicted: predicted)
+            let record = lock.snapshot.stages[stage.name]
+            var decision = Planner.decide(stage, record: record, snapshot: snapshot, force: options.force,
+                                          inCache: checkout.isRestorable)
+            let upstreamRunning = pipeline.upstream[i].filter { chosen.contains($0) && willRun.contains($0) }
+            if !upstreamRunning.isEmpty {
+                let extra = upstreamRunning.map { StaleReason.upstreamStale(stage: pipeline.stages[$0].name) }
+                var reasons: [StaleReason] = []
+                if case let .run(r) = decision { reasons = r }
+                reasons = reasons.filter { if case .depMissing = $0 { return false } else { return true } }
+                decision = .run(reasons + extra)
+            }
+            switch decision {
+            case .upToDate:
+                report.outcomes[stage.name] = .upToDate
+            case .restore:
+                report.outcomes[stage.name] = .wouldRestore
+            case let .run(reasons):
+                report.outcomes[stage.name] = .wouldRun
+                report.reasons[stage.name] = reasons
+                willRun.insert(i)
+            }
+            if !willRun.contains(i), let record {
+                for o in record.outs { predicted[o.path] = o.hash }
+            }
+        }
+        return report
+    }
+
+    // MARK: running
+
+    /// Runs the stale stages. The caller holds the project lock.
+    public func run(_ options: Options, executor: Executor, observer: ReproObserver) throws -> Report {
+        let selected = try pipeline.select(targets: options.targets, options.selection)
+        try checkDepsExist(selected)
+        store.removeStaleTemporaries()
+        let chosen = Set(selected)
+        var report = Report()
+        report.stages = selected.map { pipeline.stages[$0].name }
+
+        let board = Board()
+        let condition = board.condition
+        var pending = selected
+        let jobs = max(1, options.jobs)
+
+        condition.lock()
+        while true {
+            // Settle stages whose upstream failed; launch the ready ones.
+            var launched = false
+            var index = 0
+            while index < pending.count {
+                let i = pending[index]
+                let ups = pipeline.upstream[i].filter { chosen.contains($0) }
+                if let bad = ups.first(where: { board.outcomes[$0].map(Self.blocksDownstream) ?? false }) {
+                    board.outcomes[i] = .skipped(reason: "upstream stage '\(pipeline.stages[bad].name)' did not complete")
+                    observer.stageFinished(pipeline.stages[i].name, board.outcomes[i]!)
+                    pending.remove(at: index)
+                    continue
+                }
+                if board.stopping {
+                    if board.running == 0 {
+                        board.outcomes[i] = .skipped(reason: interruptedFlag.snapshot ? "interrupted" : "an earlier stage failed")
+                        pending.remove(at: index)
+                        continue
+                    }
+                    index += 1
+                    continue
+                }
+                let ready = ups.allSatisfy { board.outcomes[$0] != nil }
+                if ready && board.running < jobs {
+                    pending.remove(at: index)
+                    board.running += 1
+                    launched = true
+                    let parallel = jobs > 1
+                    let thread = Thread { [self] in
+                        let outcome = self.process(i, options: options, executor: executor, observer: observer, parallel: parallel)
+                        condition.lock()
+                        board.outcomes[i] = outcome
+                        board.running -= 1
+                        if case .failed = outcome, !options.keepGoing { board.stopping = true }
+                        if self.interruptedFlag.snapshot { board.stopping = true }
+                        condition.signal()
+                        condition.unlock()
+                    }
+                    thread.stackSize = 1 << 20
+                    thread.start()
+                    continue
+                }
+                index += 1
+            }
+            if pending.isEmpty && board.running == 0 { break }
+            if !launched { condition.wait() }
+        }
+        condition.unlock()
+
+        for i in selected {
+            let name = pipeline.stages[i].name
+            report.outcomes[name] = board.outcomes[i]
+        }
+        report.reasons = reasonsSeen.snapshot
+        report.interrupted = interruptedFlag.snapshot
+        saveState()
+        return report
+    }
+
+    /// The scheduler's bookkeeping, guarded by `condition`.
+    final class Board: @unchecked Sendable {
+        let condition = NSCondition()
+        var outcomes: [Int: Outcome] = [:]
+        var running = 0
+        var stopping = false
+    }
+
+    private let reasonsSeen = Protected<[String: [StaleReason]]>([:])
+    private let interruptedFlag = Protected(false)
+
+    /// Marks the run as interrupted: no new stage starts; running ones are stopped by the executor.
+    public func interrupt() { interruptedFlag.withLock { $0 = true } }
+
+    static func blocksDownstream(_ outcome: Outcome) -> Bool {
+        switch outcome {
+        case .failed, .skipped: return true
+        default: return false
+        }
+    }
+
+    /// One stage, start to finish. Never throws: every problem becomes `.failed`.
+    func process(_ i: Int, options: Options, executor: Executor, observer: ReproObserver, parallel: Bool) -> Outcome {
+        let stage = pipeline.stages[i]
+        let outcome: Outcome
+        do {
+            outcome = try processThrowing(stage, options: options, executor: executor, observer: observer)
+        } catch let error as CRXError {
+            outcome = .failed(StageFailure(stage: stage.name, message: error.description, exitCode: nil, stderrTail: [], logPath: nil))
+        } catch {
+            outcome = .failed(StageFailure(stage: stage.name, message: "\(error)", exitCode: nil, stderrTail: [], logPath: nil))
+        }
+        observer.stageFinished(stage.name, outcome)
+        return outcome
+    }
+
+    private func processThrowing(_ stage: Stage, options: Options, executor: Executor, observer: ReproObserver) throws -> Outcome {
+        if interruptedFlag.snapshot { return .skipped(reason: "interrupted") }
+        let record = lock.snapshot.stages[stage.name]
+        if stage.frozen {
+            // Frozen stages never run; their recorded outputs are still restored when missing.
+            if let record {
+                for out in record.outs where fs.stat(ProjectPath.join(workspace.root, out.path)) == nil && checkout.isRestorable(out.hash) {
+                    try checkout.restore(out)
+                }
+            }
+            return .frozen
+        }
+        let depStats = try statDeps(stage)
+        let snapshot = try inspector.snapshot(stage)
+        let decision = Planner.decide(stage, record: record, snapshot: snapshot, force: options.force,
+                                      inCache: checkout.isRestorable)
+        switch decision {
+        case .upToDate:
+            return .upToDate
+        case let .restore(entries):
+            observer.stageRestoring(stage.name, paths: entries.map(\.path))
+            for e in entries { try checkout.restore(e) }
+            return .restored(fromRunCache: false)
+        case let .run(reasons):
+            reasonsSeen.withLock { $0[stage.name] = reasons }
+            guard snapshot.missingDeps.isEmpty else {
+                return .failed(StageFailure(stage: stage.name, message: "dependencies missing after upstream stages ran: \(snapshot.missingDeps.joined(separator: ", "))",
+                                            exitCode: nil, stderrTail: [], logPath: nil))
+            }
+            let paramsUsed = snapshot.params
+            let fingerprint = RunCache.fingerprint(cmd: stage.cmd, deps: snapshot.deps, params: paramsUsed, outs: stage.outs)
+            let canUseRunCache = options.useRunCache && !options.force && !stage.alwaysChanged
+                && !stage.outs.isEmpty && stage.outs.allSatisfy(\.cache)
+            if canUseRunCache, let outs = runCache.lookup(fingerprint),
+               Set(outs.map(\.path)) == Set(stage.outs.map(\.path)), outs.allSatisfy({ checkout.isRestorable($0.hash) }) {
+                observer.stageRestoring(stage.name, paths: outs.map(\.path), fromRunCache: true)
+                for e in outs { try checkout.restore(e) }
+                try commit(stage, deps: snapshot.deps, params: paramsUsed, outs: outs)
+                return .restored(fromRunCache: true)
+            }
+
+            observer.stageWillRun(stage.name, reasons: reasons)
+            for out in stage.outs where !out.persist { try fs.remove(ProjectPath.join(workspace.root, out.path)) }
+            for out in stage.outs { try fs.createDirectory(ProjectPath.join(workspace.root, ProjectPath.parent(out.path))) }
+            let logPath = workspace.logsDirectory + "/\(stage.name).log"
+            let job = StageJob(stage: stage.name, commands: stage.cmd,
+                               workingDirectory: ProjectPath.join(workspace.root, stage.wdir), logPath: logPath,
+                               environment: ["CRX_STAGE": stage.name, "CRX_ROOT": workspace.root])
+            let result = executor.run(job)
+            if interruptedFlag.snapshot && !result.succeeded {
+                return .failed(StageFailure(stage: stage.name, message: "interrupted", exitCode: result.exitCode,
+                                            stderrTail: result.stderrTail, logPath: logPath))
+            }
+            guard result.succeeded else {
+                let what = result.signal.map { "was killed by signal \($0)" } ?? "exited with code \(result.exitCode)"
+                let cmd = stage.cmd.count > 1 ? " (command \(result.failedCommand.map { $0 + 1 } ?? 0) of \(stage.cmd.count))" : ""
+                return .failed(StageFailure(stage: stage.name, message: "command\(cmd) \(what)", exitCode: result.exitCode,
+                                            stderrTail: result.stderrTail, logPath: logPath))
+            }
+            // The deps must be what was hashed before the run.
+            let changed = try changedDeps(stage, before: depStats)
+            if !changed.isEmpty {
+                return .failed(StageFailure(stage: stage.name,
+                                            message: "dependencies changed while the stage ran: \(changed.joined(separator: ", ")); "
+                                                + "its outputs were not recorded (they may not match the inputs); run it again",
+                                            exitCode: nil, stderrTail: [], logPath: logPath))
+            }
+            var outs: [Lockfile.Entry] = []
+            for out in stage.outs {
+                let produced = out.cache ? try checkout.cache(out.path) : try inspector.hasher.digest(of: out.path)
+                guard let produced else {
+                    return .failed(StageFailure(stage: stage.name,
+                                                message: "the command succeeded but did not produce declared output '\(out.path)'",
+                                                exitCode: nil, stderrTail: [], logPath: logPath))
+                }
+                outs.append(.init(path: out.path, hash: produced))
+            }
+            try commit(stage, deps: snapshot.deps, params: paramsUsed, outs: outs)
+            if canUseRunCache { try? runCache.record(fingerprint, outs: outs) }
+            return .ran
+        }
+    }
+
+    /// Records a stage's result in the lock and writes the lock atomically.
+    func commit(_ stage: Stage, deps: [Lockfile.Entry], params: [String: [String: ParamValue]], outs: [Lockfile.Entry]) throws {
+        let order = pipeline.stages.map(\.name)
+        try lock.withLock { lock in
+            lock.stages[stage.name] = .init(cmd: stage.cmd, deps: deps, params: params, outs: outs)
+            // Stages no longer in the pipeline are dropped from the lock.
+            let names = Set(order)
+            lock.stages = lock.stages.filter { names.contains($0.key) }
+            try fs.writeAtomically(Array(lock.render(order: order).utf8), to: workspace.lockPath)
+        }
+    }
+
+    /// Identity of every file the stage's deps cover.
+    func statDeps(_ stage: Stage) throws -> [String: FileStat] {
+        var result: [String: FileStat] = [:]
+        for dep in stage.deps {
+            let absolute = ProjectPath.join(workspace.root, dep.path)
+            guard let st = fs.stat(absolute) else { continue }
+            if st.kind == .directory {
+                for f in try fs.listFiles(under: absolute) {
+                    if let s = fs.stat(absolute + "/" + f) { result[dep.path + "/" + f] = s }
+                }
+                result[dep.path + "/"] = st
+            } else {
+                result[dep.path] = st
+            }
+        }
+        return result
+    }
+
+    func changedDeps(_ stage: Stage, before: [String: FileStat]) throws -> [String] {
+        let after = try statDeps(stage)
+        var changed: [String] = []
+        for (path, st) in before where path.last != "/" && after[path] != st { changed.append(path) }
+        for path in after.keys where before[path] == nil && path.last != "/" { changed.append(path) }
+        return changed.sorted()
+    }
+}
+
+/// Why a stage failed, for the user (crx exits 1).
+public struct StageFailure: Sendable, Equatable, CustomStringConvertible {
+    public var stage: String
+    public var message: String
+    /// The command's exit status, when a command ran.
+    public var exitCode: Int32?
+    /// The last lines of the command's stderr.
+    public var stderrTail: [String]
+    public var logPath: String?
+
+    public var description: String { "stage '\(stage)' failed: \(message)" }
+}
+
+/// Progress of a repro, for whoever prints it.
+public protocol ReproObserver: Sendable {
+    func stageWillRun(_ stage: String, reasons: [StaleReason])
+    func stageRestoring(_ stage: String, paths: [String], fromRunCache: Bool)
+    func stageFinished(_ stage: String, _ outcome: Reproducer.Outcome)
+}
+
+extension ReproObserver {
+    public func stageRestoring(_ stage: String, paths: [String]) { stageRestoring(stage, paths: paths, fromRunCache: false) }
+}

@@ -1,0 +1,178 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Foundation
+
+/// What crx needs to know of a path without reading it: its identity for the state cache.
+///
+/// `inode`, `size` and `mtimeNs` together decide whether a remembered hash can be trusted
+/// (see `StateCache`).
+public struct FileStat: Sendable, Hashable {
+    public enum Kind: Sendable { case file, directory, symlink, other }
+    public var kind: Kind
+    public var inode: UInt64
+    public var device: UInt64
+    public var size: Int64
+    /// Modification time in nanoseconds since the epoch.
+    public var mtimeNs: Int64
+    public var mode: UInt32
+
+    public init(kind: Kind, inode: UInt64, device: UInt64 = 0, size: Int64, mtimeNs: Int64, mode: UInt32 = 0o644) {
+        self.kind = kind
+        self.inode = inode
+        self.device = device
+        self.size = size
+        self.mtimeNs = mtimeNs
+        self.mode = mode
+    }
+}
+
+/// Disk access behind a small seam, so freshness logic can be reasoned about (and tested) apart
+/// from the real disk. `LocalFileSystem` is the implementation crx runs with.
+public protocol FileSystem: Sendable {
+    /// `stat` following symlinks (a symlinked input is judged by its target), nil when absent.
+    func stat(_ path: String) -> FileStat?
+    /// Every regular file below `directory`, as paths relative to it, sorted bytewise.
+    func listFiles(under directory: String) throws -> [String]
+}
+
+public struct LocalFileSystem: FileSystem {
+    public init() {}
+
+    public func stat(_ path: String) -> FileStat? { posixStat(path, follow: true) }
+
+    public func lstat(_ path: String) -> FileStat? { posixStat(path, follow: false) }
+
+    public func listFiles(under directory: String) throws -> [String] {
+        var result: [String] = []
+        try walk(directory, prefix: "", into: &result)
+        return result.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+    }
+
+    private func walk(_ absolute: String, prefix: String, into result: inout [String]) throws {
+        guard let dir = opendir(absolute) else { throw IOError("list directory", path: absolute, errno: errno) }
+        defer { closedir(dir) }
+        while let entry = readdir(dir) {
+            let name = withUnsafePointer(to: entry.pointee.d_name) {
+                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+            }
+            if name == "." || name == ".." { continue }
+            let child = absolute + "/" + name
+            let relative = prefix.isEmpty ? name : prefix + "/" + name
+            guard let st = stat(child) else { continue }
+            switch st.kind {
+            case .directory: try walk(child, prefix: relative, into: &result)
+            case .file: result.append(relative)
+            default: continue
+            }
+        }
+    }
+
+    // MARK: writing
+
+    /// Creates `path` and its parents (like `mkdir -p`).
+    public func createDirectory(_ path: String) throws {
+        do {
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        } catch {
+            throw IOError("create directory", path: path, errno: (error as NSError).code == 0 ? EIO : Int32(truncatingIfNeeded: (error as NSError).code))
+        }
+    }
+
+    /// Removes a file or a whole directory tree; absent paths are fine.
+    public func remove(_ path: String) throws {
+        guard lstat(path) != nil else { return }
+        if lstat(path)?.kind == .directory {
+            // Cache objects are read-only; a checked-out tree is ours to delete.
+            try FileManager.default.removeItem(atPath: path)
+        } else if unlink(path) != 0 && errno != ENOENT {
+            throw IOError("remove", path: path, errno: errno)
+        }
+    }
+
+    /// Writes `data` to `path` atomically: a temp file beside it, fsync, rename. A reader sees the old
+    /// file or the new one, never a mix; a crash leaves at worst a `.crx-tmp-*` file.
+    public func writeAtomically(_ data: some Collection<UInt8>, to path: String, mode: mode_t = 0o644) throws {
+        let dir = (path as NSString).deletingLastPathComponent
+        if !dir.isEmpty, stat(dir) == nil { try createDirectory(dir) }
+        let temp = path + ".crx-tmp-\(getpid())-\(UInt32.random(in: 0 ... .max))"
+        let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
+        guard fd >= 0 else { throw IOError("create", path: temp, errno: errno) }
+        var ok = false
+        defer {
+            if !ok { unlink(temp) }
+        }
+        do {
+            let bytes = Array(data)
+            try bytes.withUnsafeBytes { try FileDescriptor.writeAll(fd, $0, path: temp) }
+            guard fsync(fd) == 0 else { throw IOError("sync", path: temp, errno: errno) }
+            close(fd)
+        } catch {
+            close(fd)
+            throw error
+        }
+        guard rename(temp, path) == 0 else { throw IOError("rename into place", path: path, errno: errno) }
+        ok = true
+    }
+
+    public func readFile(_ path: String) throws -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw IOError("read", path: path, errno: errno) }
+        defer { close(fd) }
+        var result: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw IOError("read", path: path, errno: errno)
+            }
+            if n == 0 { break }
+            result.append(contentsOf: chunk[0 ..< n])
+        }
+        return result
+    }
+}
+
+private func posixStat(_ path: String, follow: Bool) -> FileStat? {
+    var st = stat()
+    guard (follow ? stat(path, &st) : lstat(path, &st)) == 0 else { return nil }
+    return FileStat(st)
+}
+
+extension FileStat {
+    init(_ st: stat) {
+        let type = st.st_mode & S_IFMT
+        let kind: Kind = type == S_IFREG ? .file : type == S_IFDIR ? .directory : type == S_IFLNK ? .symlink : .other
+        self.init(kind: kind, inode: UInt64(st.st_ino), device: UInt64(st.st_dev), size: Int64(st.st_size),
+                  mtimeNs: Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec),
+                  mode: UInt32(st.st_mode & 0o7777))
+    }
+}
+
+/// Thin helpers over file descriptors that retry on EINTR and turn failures into `IOError`.
+public enum FileDescriptor {
+    public static func writeAll(_ fd: Int32, _ buffer: UnsafeRawBufferPointer, path: String) throws {
+        var offset = 0
+        while offset < buffer.count {
+            let n = write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw IOError("write", path: path, errno: errno)
+            }
+            offset += n
+        }
+    }
+
+    /// Reads up to `buffer.count` bytes; returns 0 at end of file.
+    public static func readSome(_ fd: Int32, _ buffer: UnsafeMutableRawBufferPointer, path: String) throws -> Int {
+        while true {
+            let n = read(fd, buffer.baseAddress, buffer.count)
+            if n >= 0 { return n }
+            if errno == EINTR { continue }
+            throw IOError("read", path: path, errno: errno)
+        }
+    }
+}

@@ -1,0 +1,49 @@
+import Foundation
+
+/// Paths as crx records them: relative to the project root, `/`-separated, normalised
+/// (no `.`, no `..`, no trailing slash). Everything crx stores (lock, state cache, reports) uses them,
+/// so a project can move on disk without invalidating anything.
+public enum ProjectPath {
+    /// Normalises `path` (relative to `base`, itself root-relative, "" for the root) into a
+    /// root-relative path, or nil when it escapes the root.
+    public static func resolve(_ path: String, relativeTo base: String, root: String) -> String? {
+        var components: [Substring] = []
+        var input = path
+        if path.hasPrefix("/") {
+            // An absolute path is accepted only when it lies inside the project.
+            let rootWithSlash = root.hasSuffix("/") ? root : root + "/"
+            guard path == root || path.hasPrefix(rootWithSlash) else { return nil }
+            input = String(path.dropFirst(min(path.count, rootWithSlash.count)))
+        } else if !base.isEmpty {
+            components = base.split(separator: "/")
+        }
+        for part in input.split(separator: "/", omittingEmptySubsequences: true) {
+            if part == "." { continue }
+            if part == ".." {
+                if components.isEmpty { return nil }
+                components.removeLast()
+                continue
+            }
+            components.append(part)
+        }
+        return components.joined(separator: "/")
+    }
+
+    /// True when `inner` is `outer` or lies below it.
+    public static func isInside(_ inner: String, _ outer: String) -> Bool {
+        if outer.isEmpty { return true }
+        return inner == outer || inner.hasPrefix(outer + "/")
+    }
+
+    /// True when one path contains the other.
+    public static func overlaps(_ a: String, _ b: String) -> Bool { isInside(a, b) || isInside(b, a) }
+
+    public static func parent(_ path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "" }
+        return String(path[..<slash])
+    }
+
+    public static func join(_ root: String, _ relative: String) -> String {
+        relative.isEmpty ? root : root + "/" + relative
+    }
+}

@@ -1,0 +1,38 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Reads a file once, in fixed-size chunks, and hands every chunk to its consumers: the XXH3 hasher
+/// always, and optionally more (the zstd compressor when caching, a SHA-256 for reports), so every
+/// consumer shares one read pass. Memory stays at one chunk whatever the file size.
+public enum FileHasher {
+    public static let chunkSize = 1 << 20
+
+    /// Digest and size of the file at `path`.
+    public static func hash(path: String) throws -> (digest: Digest, size: Int64) {
+        let hasher = XXH3Hasher()
+        let size = try stream(path: path) { hasher.update($0) }
+        return (hasher.finalize(), size)
+    }
+
+    /// Streams `path` chunk by chunk into `consume`; returns the byte count.
+    @discardableResult
+    public static func stream(path: String, _ consume: (UnsafeRawBufferPointer) throws -> Void) throws -> Int64 {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw IOError("read", path: path, errno: errno) }
+        defer { close(fd) }
+        #if os(Linux)
+        posix_fadvise(fd, 0, 0, Int32(POSIX_FADV_SEQUENTIAL))
+        #endif
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunkSize, alignment: 64)
+        defer { buffer.deallocate() }
+        var total: Int64 = 0
+        while true {
+            let n = try FileDescriptor.readSome(fd, buffer, path: path)
+            if n == 0 { break }
+            try consume(UnsafeRawBufferPointer(rebasing: buffer[0 ..< n]))
+            total += Int64(n)
+        }
+        return total
+    }
+}

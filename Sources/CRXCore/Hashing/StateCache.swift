@@ -1,0 +1,149 @@
+import Foundation
+
+/// The state cache: what crx remembers of every file it hashed, so an unchanged file is never read
+/// again. A file is unchanged when its inode, size and mtime (ns) are those recorded.
+///
+/// Racy writes: a file modified within the file system's timestamp granularity of the moment crx
+/// hashed it could keep the same mtime. An entry is therefore trusted only when the hash was taken
+/// at least `racyWindowNs` after the file's mtime; otherwise the next lookup re-hashes (once).
+///
+/// On disk, `.crx/state/state.v1` (atomically replaced; a missing, unreadable or foreign file is
+/// an empty cache — it is only a cache):
+/// ```
+/// crx-state 1
+/// <xxh128 hex>\t<inode>\t<size>\t<mtime ns>\t<recorded ns>\t<sha256 hex or ->\t<escaped path>
+/// ```
+/// Paths are root-relative with `\\`, `\t`, `\n` escaped.
+public final class StateCache: @unchecked Sendable {
+    public struct Entry: Sendable, Hashable {
+        public var digest: Digest
+        public var inode: UInt64
+        public var size: Int64
+        public var mtimeNs: Int64
+        public var recordedNs: Int64
+        /// SHA-256 of the content when some report asked for it (computed in the same read pass).
+        public var sha256: String?
+    }
+
+    public static let header = "crx-state 1"
+    public static let racyWindowNs: Int64 = 50_000_000
+
+    private let file: String?
+    private let table: Protected<(entries: [String: Entry], dirty: Bool)>
+
+    /// A cache persisted at `file`; nil keeps it in memory only.
+    public init(file: String?) {
+        self.file = file
+        var entries: [String: Entry] = [:]
+        if let file, let data = FileManager.default.contents(atPath: file) {
+            entries = Self.parse(data) ?? [:]
+        }
+        table = Protected((entries, false))
+    }
+
+    public var count: Int { table.withLock { $0.entries.count } }
+
+    /// The remembered digest of `path` if `stat` still matches what was recorded.
+    public func lookup(_ path: String, stat: FileStat) -> Entry? {
+        table.withLock { state in
+            guard let e = state.entries[path], e.inode == stat.inode, e.size == stat.size,
+                  e.mtimeNs == stat.mtimeNs, e.recordedNs - e.mtimeNs >= Self.racyWindowNs else { return nil }
+            return e
+        }
+    }
+
+    /// Remembers `digest` for `path` as it is now. `trusted`: no process can still be writing the
+    /// file (crx wrote it, or its writer exited), so the racy window does not apply.
+    public func record(_ path: String, stat: FileStat, digest: Digest, sha256: String? = nil, trusted: Bool = false) {
+        var now = Int64(Date().timeIntervalSince1970 * 1e9)
+        if trusted { now = max(now, stat.mtimeNs + Self.racyWindowNs) }
+        table.withLock { state in
+            var sha = sha256
+            if sha == nil, let old = state.entries[path], old.digest == digest { sha = old.sha256 }
+            let entry = Entry(digest: digest, inode: stat.inode, size: stat.size, mtimeNs: stat.mtimeNs,
+                              recordedNs: now, sha256: sha)
+            if state.entries[path] != entry {
+                state.entries[path] = entry
+                state.dirty = true
+            }
+        }
+    }
+
+    public func forget(_ path: String) {
+        table.withLock { state in
+            if state.entries.removeValue(forKey: path) != nil { state.dirty = true }
+        }
+    }
+
+    /// Writes the cache back if anything changed. Failure to save is not fatal to a build: the
+    /// caller may ignore it (the next run just re-hashes).
+    public func save() throws {
+        guard let file else { return }
+        let (entries, dirty) = table.withLock { ($0.entries, $0.dirty) }
+        guard dirty else { return }
+        var out = Self.header + "\n"
+        out.reserveCapacity(entries.count * 120)
+        for (path, e) in entries.sorted(by: { $0.key < $1.key }) {
+            out += "\(e.digest.hex)\t\(e.inode)\t\(e.size)\t\(e.mtimeNs)\t\(e.recordedNs)\t\(e.sha256 ?? "-")\t\(Escaping.escape(path))\n"
+        }
+        try LocalFileSystem().writeAtomically(Array(out.utf8), to: file)
+        table.withLock { $0.dirty = false }
+    }
+
+    static func parse(_ data: Data) -> [String: Entry]? {
+        guard let text = String(data: data, encoding: .utf8) else { return nil }
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: true)[...]
+        guard lines.first == Substring(header) else { return nil }
+        lines = lines.dropFirst()
+        var entries: [String: Entry] = [:]
+        entries.reserveCapacity(lines.count)
+        for line in lines {
+            let f = line.split(separator: "\t", maxSplits: 6, omittingEmptySubsequences: false)
+            guard f.count == 7, let d = Digest(f[0]), let ino = UInt64(f[1]), let size = Int64(f[2]),
+                  let mtime = Int64(f[3]), let rec = Int64(f[4]) else { continue }
+            entries[Escaping.unescape(f[6])] = Entry(digest: d, inode: ino, size: size, mtimeNs: mtime,
+                                                     recordedNs: rec, sha256: f[5] == "-" ? nil : String(f[5]))
+        }
+        return entries
+    }
+}
+
+/// Escaping of paths in crx's line-based files: `\` → `\\`, tab → `\t`, newline → `\n`.
+public enum Escaping {
+    public static func escape(_ s: String) -> String {
+        guard s.contains(where: { $0 == "\\" || $0 == "\t" || $0 == "\n" || $0 == "\r" }) else { return s }
+        var out = ""
+        for c in s {
+            switch c {
+            case "\\": out += "\\\\"
+            case "\t": out += "\\t"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            default: out.append(c)
+            }
+        }
+        return out
+    }
+
+    public static func unescape(_ s: Substring) -> String {
+        guard s.contains("\\") else { return String(s) }
+        var out = ""
+        var escaped = false
+        for c in s {
+            if escaped {
+                switch c {
+                case "t": out += "\t"
+                case "n": out += "\n"
+                case "r": out += "\r"
+                default: out.append(c)
+                }
+                escaped = false
+            } else if c == "\\" {
+                escaped = true
+            } else {
+                out.append(c)
+            }
+        }
+        return out
+    }
+}

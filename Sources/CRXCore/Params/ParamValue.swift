@@ -1,0 +1,111 @@
+import Foundation
+import Yams
+
+/// A parameter's value, as read from a params file.
+///
+/// Its canonical form (`canonical`, JSON with sorted keys and numbers in shortest round-trip form)
+/// is what crx hashes and compares, so reformatting params.yaml, reordering keys or quoting
+/// differently changes nothing. `canonical` is also valid YAML, which is how it is written into
+/// the lock.
+public indirect enum ParamValue: Sendable, Hashable, CustomStringConvertible {
+    case null
+    case bool(Bool)
+    case int(Int)
+    case double(Double)
+    case string(String)
+    case list([ParamValue])
+    case dict([String: ParamValue])
+
+    public var description: String { canonical }
+
+    public var canonical: String {
+        switch self {
+        case .null: return "null"
+        case let .bool(b): return b ? "true" : "false"
+        case let .int(i): return String(i)
+        case let .double(d): return Self.format(d)
+        case let .string(s): return Self.quote(s)
+        case let .list(items): return "[" + items.map(\.canonical).joined(separator: ", ") + "]"
+        case let .dict(map):
+            let body = map.keys.sorted().map { Self.quote($0) + ": " + map[$0]!.canonical }
+            return "{" + body.joined(separator: ", ") + "}"
+        }
+    }
+
+    /// Doubles always carry a `.` or an exponent YAML 1.1 reads back as a float.
+    static func format(_ d: Double) -> String {
+        if d.isNaN { return ".nan" }
+        if d.isInfinite { return d > 0 ? ".inf" : "-.inf" }
+        var s = "\(d)"
+        if let e = s.firstIndex(where: { $0 == "e" || $0 == "E" }), !s[..<e].contains(".") {
+            s.insert(contentsOf: ".0", at: e)
+        }
+        if let e = s.firstIndex(of: "e"), s[s.index(after: e)] != "-", s[s.index(after: e)] != "+" {
+            s.insert("+", at: s.index(after: e))
+        }
+        return s
+    }
+
+    /// A JSON string literal (also a YAML double-quoted scalar).
+    public static func quote(_ s: String) -> String {
+        var out = "\""
+        for scalar in s.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default:
+                if scalar.value < 0x20 || scalar.value == 0x7F {
+                    out += String(format: "\\u%04x", scalar.value)
+                } else {
+                    out.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        return out + "\""
+    }
+
+    /// Converts a YAML node with YAML 1.1 core scalar resolution, as DVC (PyYAML/ruamel) reads params.
+    public init(node: Node) {
+        switch node {
+        case let .scalar(s):
+            if s.style == .doubleQuoted || s.style == .singleQuoted || s.style == .literal || s.style == .folded {
+                self = .string(s.string)
+                return
+            }
+            switch node.tagName {
+            case .null: self = .null
+            case .bool: self = .bool(node.bool ?? false)
+            case .int: self = node.int.map { .int($0) } ?? .string(s.string)
+            case .float: self = node.float.map { .double($0) } ?? .string(s.string)
+            default: self = .string(s.string)
+            }
+        case let .sequence(seq): self = .list(seq.map { ParamValue(node: $0) })
+        case let .mapping(map):
+            var dict: [String: ParamValue] = [:]
+            for (k, v) in map { dict[k.string ?? "\(k)"] = ParamValue(node: v) }
+            self = .dict(dict)
+        case .alias: self = .null
+        }
+    }
+
+    /// Follows a dotted key (`train.lr`, `layers.0.size`) into nested dicts and lists.
+    public func lookup(_ dotted: String) -> ParamValue? {
+        if case let .dict(map) = self, let direct = map[dotted] { return direct }
+        var current = self
+        for part in dotted.split(separator: ".", omittingEmptySubsequences: false) {
+            switch current {
+            case let .dict(map):
+                guard let next = map[String(part)] else { return nil }
+                current = next
+            case let .list(items):
+                guard let i = Int(part), items.indices.contains(i) else { return nil }
+                current = items[i]
+            default: return nil
+            }
+        }
+        return current
+    }
+}

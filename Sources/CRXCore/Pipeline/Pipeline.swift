@@ -1,0 +1,170 @@
+import Foundation
+
+/// A validated stage graph.
+///
+/// An edge `a → b` exists when one of `b`'s deps is one of `a`'s outs, lies inside it (a file of
+/// an output directory) or contains it (a directory dep holding another stage's output):
+/// ```
+///   prepare ──(data/clean.csv)──▶ train ──(model.json)──▶ evaluate
+///        └──────────(data/clean.csv)──────────────────────▶ evaluate
+/// ```
+/// Construction refuses two stages declaring overlapping outputs, a stage depending on its own
+/// output, and cycles (the error prints the cycle).
+public struct Pipeline: Sendable {
+    /// The pipeline file, root-relative (for messages).
+    public let file: String
+    /// Stages in definition order.
+    public let stages: [Stage]
+    public let index: [String: Int]
+    /// upstream[i]: indices of the stages stage i depends on.
+    public let upstream: [[Int]]
+    public let downstream: [[Int]]
+    /// All stages in a dependency order (ties broken by definition order).
+    public let order: [Int]
+
+    public init(file: String, stages: [Stage]) throws {
+        self.file = file
+        self.stages = stages
+        var index: [String: Int] = [:]
+        for (i, s) in stages.enumerated() {
+            if index[s.name] != nil { throw DefinitionError("duplicate stage name '\(s.name)'", at: s.location) }
+            index[s.name] = i
+        }
+        self.index = index
+
+        // Outputs: no two stages may own overlapping paths.
+        var owners: [(path: String, stage: Int, out: Stage.Out)] = []
+        for (i, s) in stages.enumerated() {
+            var seen: Set<String> = []
+            for o in s.outs {
+                if !seen.insert(o.path).inserted {
+                    throw DefinitionError("stage '\(s.name)' declares output '\(o.path)' twice", at: o.location)
+                }
+                owners.append((o.path, i, o))
+            }
+        }
+        owners.sort { $0.path < $1.path }
+        // Overlaps between sorted paths: a path overlaps an earlier one only if it lies inside it.
+        var openDirs: [(path: String, stage: Int, out: Stage.Out)] = []
+        for o in owners {
+            while let last = openDirs.last, !ProjectPath.isInside(o.path, last.path) { openDirs.removeLast() }
+            if let container = openDirs.last {
+                let a = stages[container.stage].name, b = stages[o.stage].name
+                if container.path == o.path && container.stage != o.stage {
+                    throw DefinitionError("output '\(o.path)' is declared by two stages, '\(a)' and '\(b)'; an output has exactly one producer",
+                                          at: o.out.location)
+                }
+                if container.stage != o.stage || container.path != o.path {
+                    throw DefinitionError("output '\(o.path)' of stage '\(b)' overlaps output '\(container.path)' of stage '\(a)'; "
+                        + "outputs may not contain one another", at: o.out.location)
+                }
+            }
+            openDirs.append(o)
+        }
+
+        // Edges.
+        var up = Array(repeating: [Int](), count: stages.count)
+        var down = Array(repeating: [Int](), count: stages.count)
+        for (i, s) in stages.enumerated() {
+            var producers: Set<Int> = []
+            for d in s.deps {
+                for o in Self.producers(of: d.path, in: owners) {
+                    if o.stage == i {
+                        throw DefinitionError("stage '\(s.name)' depends on its own output '\(o.path)'", at: d.location)
+                    }
+                    producers.insert(o.stage)
+                }
+            }
+            up[i] = producers.sorted()
+            for p in producers { down[p].append(i) }
+        }
+        upstream = up
+        downstream = down.map { $0.sorted() }
+        order = try Self.topologicalOrder(stages: stages, upstream: up, downstream: downstream)
+    }
+
+    /// Outputs that a dep path reads: equal, containing or contained.
+    static func producers(of path: String, in owners: [(path: String, stage: Int, out: Stage.Out)]) -> [(path: String, stage: Int)] {
+        owners.filter { ProjectPath.overlaps(path, $0.path) }.map { ($0.path, $0.stage) }
+    }
+
+    /// The stage that produces exactly `path` or a directory containing it.
+    public func producer(of path: String) -> (stage: Stage, out: Stage.Out)? {
+        for s in stages {
+            for o in s.outs where ProjectPath.isInside(path, o.path) { return (s, o) }
+        }
+        return nil
+    }
+
+    public subscript(name: String) -> Stage? { index[name].map { stages[$0] } }
+
+    static func topologicalOrder(stages: [Stage], upstream: [[Int]], downstream: [[Int]]) throws -> [Int] {
+        var indegree = upstream.map(\.count)
+        var ready = indegree.indices.filter { indegree[$0] == 0 }.reversed() as [Int]
+        var result: [Int] = []
+        while let i = ready.popLast() {
+            result.append(i)
+            for d in downstream[i].reversed() {
+                indegree[d] -= 1
+                if indegree[d] == 0 {
+                    ready.append(d)
+                    ready.sort(by: >)
+                }
+            }
+        }
+        if result.count == stages.count { return result }
+        // Find and print one cycle among the remaining stages.
+        let remaining = Set(indegree.indices.filter { indegree[$0] > 0 })
+        var path: [Int] = []
+        var onPath: [Int: Int] = [:]
+        var node = remaining.min()!
+        while onPath[node] == nil {
+            onPath[node] = path.count
+            path.append(node)
+            node = upstream[node].first { remaining.contains($0) }!
+        }
+        // path[k+1] is upstream of path[k]: in data-flow order the cycle reads c0 -> c_last -> ... -> c1 -> c0.
+        let c = Array(path[onPath[node]!...])
+        let names = ([c[0]] + c.dropFirst().reversed() + [c[0]]).map { stages[$0].name }
+        let s = stages[node]
+        throw DefinitionError("dependency cycle: \(names.joined(separator: " -> "))", at: s.location)
+    }
+
+    // MARK: selection
+
+    public enum Selection: Sendable {
+        /// The targets and everything they depend on (the default).
+        case withUpstream
+        /// Only the targets (`-s/--single-item`).
+        case single
+        /// The targets and everything that depends on them (`--downstream`).
+        case withDownstream
+    }
+
+    /// Resolves target names (a stage name, or `file:stage` as DVC writes them) into stage
+    /// indices; every stage when `targets` is empty.
+    public func resolve(targets: [String]) throws -> [Int] {
+        try targets.map { target in
+            var name = target
+            if let colon = target.lastIndex(of: ":") { name = String(target[target.index(after: colon)...]) }
+            if let i = index[name] { return i }
+            let hint = PipelineParser.closest(name, in: Set(index.keys)).map { " (did you mean '\($0)'?)" } ?? ""
+            throw DefinitionError("unknown stage '\(target)'\(hint); stages in \(file): \(stages.map(\.name).joined(separator: ", "))")
+        }
+    }
+
+    /// The stages to consider for `targets`, in dependency order.
+    public func select(targets: [String], _ mode: Selection = .withUpstream) throws -> [Int] {
+        if targets.isEmpty { return order }
+        let roots = try resolve(targets: targets)
+        var chosen = Set(roots)
+        if mode != .single {
+            var stack = roots
+            let edges = mode == .withUpstream ? upstream : downstream
+            while let i = stack.popLast() {
+                for j in edges[i] where chosen.insert(j).inserted { stack.append(j) }
+            }
+        }
+        return order.filter { chosen.contains($0) }
+    }
+}

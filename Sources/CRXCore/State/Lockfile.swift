@@ -1,0 +1,196 @@
+import Foundation
+import Yams
+
+/// `pipeline.lock`: what crx built, per stage — the command, the digests of the deps it was built
+/// from (taken *before* the command ran), the values of the params it used, and the digests of the
+/// outputs it produced.
+///
+/// Deterministic YAML (stages in pipeline order, fixed key order, canonical param values), so the
+/// same build gives a byte-identical file. Written atomically (temp file, fsync, rename) after each
+/// successful stage.
+/// ```yaml
+/// schema: crx-lock/1
+/// stages:
+///   train:
+///     cmd: python train.py
+///     deps:
+///     - path: data/clean.csv
+///       hash: xxh128:8f0c…
+///       size: 1024
+///     params:
+///       params.yaml:
+///         train.lr: 0.1
+///     outs:
+///     - path: models
+///       hash: xxh128:77aa…     # of the directory's manifest
+///       size: 4096
+///       nfiles: 2
+/// ```
+public struct Lockfile: Sendable, Equatable {
+    public static let schema = "crx-lock/1"
+
+    public struct Entry: Sendable, Hashable {
+        public var path: String
+        public var hash: PathDigest
+        public init(path: String, hash: PathDigest) {
+            self.path = path
+            self.hash = hash
+        }
+    }
+
+    public struct StageRecord: Sendable, Equatable {
+        public var cmd: [String]
+        public var deps: [Entry]
+        /// params file → key → value (whole-file params list every top-level key).
+        public var params: [String: [String: ParamValue]]
+        public var outs: [Entry]
+
+        public init(cmd: [String], deps: [Entry], params: [String: [String: ParamValue]], outs: [Entry]) {
+            self.cmd = cmd
+            self.deps = deps
+            self.params = params
+            self.outs = outs
+        }
+    }
+
+    public var stages: [String: StageRecord]
+
+    public init(stages: [String: StageRecord] = [:]) { self.stages = stages }
+
+    // MARK: writing
+
+    /// The YAML text, stages in `order` (stages absent from it follow, sorted by name).
+    public func render(order: [String]) -> String {
+        var out = "schema: \(Self.schema)\nstages:\n"
+        if stages.isEmpty { return "schema: \(Self.schema)\nstages: {}\n" }
+        let known = Set(order)
+        let names = order.filter { stages[$0] != nil } + stages.keys.filter { !known.contains($0) }.sorted()
+        for name in names {
+            let r = stages[name]!
+            out += "  \(YAMLText.scalar(name)):\n"
+            if r.cmd.count == 1 {
+                out += "    cmd: \(YAMLText.scalar(r.cmd[0]))\n"
+            } else {
+                out += "    cmd:\n"
+                for c in r.cmd { out += "    - \(YAMLText.scalar(c))\n" }
+            }
+            func entries(_ title: String, _ list: [Entry]) {
+                guard !list.isEmpty else { return }
+                out += "    \(title):\n"
+                for e in list {
+                    out += "    - path: \(YAMLText.scalar(e.path))\n      hash: \(e.hash.digest)\n      size: \(e.hash.size)\n"
+                    if let n = e.hash.nfiles { out += "      nfiles: \(n)\n" }
+                }
+            }
+            entries("deps", r.deps)
+            if !r.params.isEmpty {
+                out += "    params:\n"
+                for file in r.params.keys.sorted() {
+                    out += "      \(YAMLText.scalar(file)):\n"
+                    let values = r.params[file]!
+                    if values.isEmpty { out.removeLast(); out += " {}\n" }
+                    for key in values.keys.sorted() {
+                        out += "        \(YAMLText.scalar(key)): \(values[key]!.canonical)\n"
+                    }
+                }
+            }
+            entries("outs", r.outs)
+        }
+        return out
+    }
+
+    // MARK: reading
+
+    /// Reads the lock at `absolutePath`; an absent file is an empty lock.
+    public static func load(absolutePath: String, displayPath: String) throws -> Lockfile {
+        guard let data = FileManager.default.contents(atPath: absolutePath) else { return Lockfile() }
+        return try parse(data, file: displayPath)
+    }
+
+    public static func parse(_ data: Data, file: String) throws -> Lockfile {
+        func fail(_ message: String, _ node: Node?) -> LockfileError {
+            LockfileError(message: message, location: node?.location(in: file) ?? SourceLocation(file: file, line: 1, column: 1))
+        }
+        guard let text = String(data: data, encoding: .utf8) else { throw fail("not UTF-8 text", nil) }
+        let root: Node?
+        do {
+            root = try YAMLDocument.compose(text, file: file)
+        } catch let e as DefinitionError {
+            throw LockfileError(message: e.message, location: e.location ?? SourceLocation(file: file, line: 1, column: 1))
+        }
+        guard let root else { return Lockfile() }
+        guard case let .mapping(top) = root else { throw fail("expected a mapping with 'schema' and 'stages'", root) }
+        guard let schema = top["schema"]?.string else { throw fail("no 'schema' key", root) }
+        guard schema == Self.schema else {
+            throw fail("lock schema '\(schema)' is not '\(Self.schema)' (written by another crx version?)", top["schema"])
+        }
+        var lock = Lockfile()
+        guard let stagesNode = top["stages"] else { return lock }
+        if case .mapping(let stages) = stagesNode {
+            for (k, v) in stages {
+                guard let name = k.string, case let .mapping(m) = v else { throw fail("malformed stage entry", k) }
+                var record = StageRecord(cmd: [], deps: [], params: [:], outs: [])
+                switch m["cmd"] {
+                case let .scalar(s)?: record.cmd = [s.string]
+                case let .sequence(seq)?: record.cmd = seq.compactMap(\.string)
+                default: throw fail("stage '\(name)' has no cmd", v)
+                }
+                func entries(_ key: String) throws -> [Entry] {
+                    guard let node = m[key] else { return [] }
+                    guard case let .sequence(seq) = node else { throw fail("'\(key)' of '\(name)' must be a list", node) }
+                    return try seq.map { item in
+                        guard case let .mapping(e) = item, let path = e["path"]?.string,
+                              let hashText = e["hash"]?.string, let digest = Digest(hashText),
+                              let size = e["size"]?.int else {
+                            throw fail("malformed \(key) entry of stage '\(name)' (needs path, hash, size)", item)
+                        }
+                        return Entry(path: path, hash: PathDigest(digest: digest, size: Int64(size), nfiles: e["nfiles"]?.int))
+                    }
+                }
+                record.deps = try entries("deps")
+                record.outs = try entries("outs")
+                if let p = m["params"] {
+                    guard case let .mapping(files) = p else { throw fail("'params' of '\(name)' must be a mapping", p) }
+                    for (fk, fv) in files {
+                        guard let f = fk.string else { throw fail("malformed params file name", fk) }
+                        var values: [String: ParamValue] = [:]
+                        if case let .mapping(kv) = fv {
+                            for (pk, pv) in kv { values[pk.string ?? ""] = ParamValue(node: pv) }
+                        }
+                        record.params[f] = values
+                    }
+                }
+                lock.stages[name] = record
+            }
+        } else if !(stagesNode.tagName == .null) {
+            throw fail("'stages' must be a mapping", stagesNode)
+        }
+        return lock
+    }
+}
+
+/// A `pipeline.lock` that cannot be read: exit 1, with how to recover.
+public struct LockfileError: CRXError, Equatable {
+    public var message: String
+    public var location: SourceLocation?
+    public var exitCode: ExitStatus { .failure }
+
+    public init(message: String, location: SourceLocation) {
+        self.message = message + " — the lock is unreadable; restore it from git (`git checkout -- pipeline.lock`) "
+            + "or delete it to rebuild every stage"
+        self.location = location
+    }
+}
+
+/// Rendering scalars as YAML text: plain when that reads back as the same string, else double-quoted.
+public enum YAMLText {
+    static let plainSafe = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_./-@+")
+    static let reserved: Set<String> = ["true", "false", "yes", "no", "on", "off", "null", "y", "n", "~", ""]
+
+    public static func scalar(_ s: String) -> String {
+        let plain = s.unicodeScalars.allSatisfy { plainSafe.contains($0) }
+            && !reserved.contains(s.lowercased())
+            && !(s.first.map { "-.+0123456789".contains($0) } ?? true)
+        return plain ? s : ParamValue.quote(s)
+    }
+}

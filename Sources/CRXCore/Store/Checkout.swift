@@ -1,0 +1,80 @@
+import Foundation
+
+/// Moving outputs between the workspace and the object store: caching a freshly built output
+/// (file or directory) and restoring a recorded one. Both keep the state cache informed, so what
+/// crx just wrote or read is never hashed again.
+public struct Checkout: Sendable {
+    public let root: String
+    public let store: any ObjectStore
+    public let state: StateCache
+    let fs = LocalFileSystem()
+
+    public init(root: String, store: any ObjectStore, state: StateCache) {
+        self.root = root
+        self.store = store
+        self.state = state
+    }
+
+    /// Stores the output at a root-relative path (one read pass per file) and returns its digest.
+    public func cache(_ path: String) throws -> PathDigest? {
+        let absolute = ProjectPath.join(root, path)
+        guard let st = fs.stat(absolute) else { return nil }
+        if st.kind != .directory {
+            let (digest, size) = try store.insert(file: absolute)
+            remember(path, digest: digest)
+            return PathDigest(digest: digest, size: size)
+        }
+        var entries: [DirectoryManifest.Entry] = []
+        for relative in try fs.listFiles(under: absolute) {
+            let file = path + "/" + relative
+            let (digest, size) = try store.insert(file: ProjectPath.join(root, file))
+            remember(file, digest: digest)
+            entries.append(.init(path: relative, digest: digest, size: size))
+        }
+        let manifest = DirectoryManifest(entries: entries)
+        let digest = try store.insert(bytes: manifest.bytes)
+        return PathDigest(digest: digest, size: manifest.totalSize, nfiles: entries.count)
+    }
+
+    /// True when everything needed to restore `hash` is in the store.
+    public func isRestorable(_ hash: PathDigest) -> Bool {
+        guard store.contains(hash.digest) else { return false }
+        guard hash.isDirectory else { return true }
+        guard let manifest = try? DirectoryManifest(bytes: store.read(hash.digest)) else { return false }
+        return manifest.entries.allSatisfy { store.contains($0.digest) }
+    }
+
+    /// Restores a recorded output into the workspace (replacing what is there), verifying every byte.
+    public func restore(_ entry: Lockfile.Entry) throws {
+        let absolute = ProjectPath.join(root, entry.path)
+        guard entry.hash.isDirectory else {
+            try store.materialize(entry.hash.digest, to: absolute)
+            remember(entry.path, digest: entry.hash.digest)
+            return
+        }
+        guard let manifest = DirectoryManifest(bytes: try store.read(entry.hash.digest)) else {
+            throw StoreError.corrupt(entry.hash.digest, objectPath: entry.path, reason: "not a directory manifest")
+        }
+        // Build the directory beside its destination, then swap it in.
+        let staging = absolute + ".crx-tmp-\(getpid())"
+        try fs.remove(staging)
+        do {
+            for e in manifest.entries { try store.materialize(e.digest, to: staging + "/" + e.path) }
+            if manifest.entries.isEmpty { try fs.createDirectory(staging) }
+            try fs.remove(absolute)
+            try fs.createDirectory(ProjectPath.parent(absolute))
+            guard rename(staging, absolute) == 0 else { throw IOError("rename into place", path: absolute, errno: errno) }
+        } catch {
+            try? fs.remove(staging)
+            throw error
+        }
+        for e in manifest.entries { remember(entry.path + "/" + e.path, digest: e.digest) }
+    }
+
+    /// Records a file crx itself just wrote (or that a finished command wrote) in the state cache.
+    /// No process is writing it any more, so the racy-mtime window does not apply.
+    private func remember(_ path: String, digest: Digest) {
+        guard let st = fs.stat(ProjectPath.join(root, path)) else { return }
+        state.record(path, stat: st, digest: digest, trusted: true)
+    }
+}

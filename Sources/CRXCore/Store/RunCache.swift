@@ -1,0 +1,62 @@
+import Foundation
+
+/// The run-cache: a stage's fingerprint (cmd, dep digests, param values, declared outs) → the
+/// outputs that run produced. When a stale stage's fingerprint was built before (an input
+/// reverted, a param set back), crx restores those outputs from the object store instead of
+/// running the command.
+///
+/// On disk: `.crx/runcache/<2 hex>/<30 hex>` (the fingerprint), written atomically:
+/// ```
+/// crx-run 1
+/// <xxh128 hex>\t<size>\t<nfiles or ->\t<escaped out path>
+/// ```
+public struct RunCache: Sendable {
+    public let directory: String
+
+    public init(directory: String) { self.directory = directory }
+
+    /// The fingerprint of a stage run with the given inputs.
+    public static func fingerprint(cmd: [String], deps: [Lockfile.Entry], params: [String: [String: ParamValue]],
+                                   outs: [Stage.Out]) -> Digest {
+        var text = "crx-run 1\n"
+        for c in cmd { text += "cmd\t\(Escaping.escape(c))\n" }
+        for d in deps.sorted(by: { $0.path < $1.path }) { text += "dep\t\(d.hash.digest.hex)\t\(Escaping.escape(d.path))\n" }
+        for file in params.keys.sorted() {
+            for (key, value) in params[file]!.sorted(by: { $0.key < $1.key }) {
+                text += "param\t\(Escaping.escape(file))\t\(Escaping.escape(key))\t\(Escaping.escape(value.canonical))\n"
+            }
+        }
+        for o in outs.sorted(by: { $0.path < $1.path }) { text += "out\t\(o.cache)\t\(Escaping.escape(o.path))\n" }
+        return XXH3Hasher.digest(text)
+    }
+
+    func path(_ key: Digest) -> String {
+        let hex = key.hex
+        return "\(directory)/\(hex.prefix(2))/\(hex.dropFirst(2))"
+    }
+
+    public func lookup(_ key: Digest) -> [Lockfile.Entry]? {
+        guard let data = FileManager.default.contents(atPath: path(key)),
+              let text = String(data: data, encoding: .utf8) else { return nil }
+        var lines = text.split(separator: "\n")[...]
+        guard lines.first == "crx-run 1" else { return nil }
+        lines = lines.dropFirst()
+        var entries: [Lockfile.Entry] = []
+        for line in lines {
+            let f = line.split(separator: "\t", maxSplits: 3, omittingEmptySubsequences: false)
+            guard f.count == 4, let d = Digest(f[0]), let size = Int64(f[1]) else { return nil }
+            entries.append(.init(path: Escaping.unescape(f[3]), hash: PathDigest(digest: d, size: size, nfiles: Int(f[2]))))
+        }
+        return entries
+    }
+
+    public func record(_ key: Digest, outs: [Lockfile.Entry]) throws {
+        var text = "crx-run 1\n"
+        for o in outs { text += "\(o.hash.digest.hex)\t\(o.hash.size)\t\(o.hash.nfiles.map(String.init) ?? "-")\t\(Escaping.escape(o.path))\n" }
+        try LocalFileSystem().writeAtomically(Array(text.utf8), to: path(key))
+    }
+
+    public func allKeys() -> [Digest] {
+        (try? LocalFileSystem().listFiles(under: directory))?.compactMap { Digest($0.replacingOccurrences(of: "/", with: "")) } ?? []
+    }
+}

@@ -1,0 +1,112 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+
+/// An opened crx project: its root, the pipeline file, the `.crx/` directory and what lives in it.
+/// The façade the commands start from.
+///
+/// ```
+/// <root>/pipeline.yaml          the stage graph (or another file given with -p)
+/// <root>/pipeline.lock          what was built (committed)
+/// <root>/.crx/cache/            content-addressed objects (LocalObjectStore)
+/// <root>/.crx/runcache/         run-cache entries (RunCache)
+/// <root>/.crx/state/state.v1    the state cache (StateCache)
+/// <root>/.crx/logs/<stage>.log  the last run's output of each stage
+/// <root>/.crx/lock              the project lock (ProjectLock)
+/// ```
+/// The root is found as git finds its own: walking up from the current directory to the first
+/// directory holding `.crx/`, else the first holding `pipeline.yaml`; else the current directory.
+public struct Workspace: Sendable {
+    public let root: String
+    /// The pipeline file, root-relative.
+    public let pipelineFile: String
+    public var crxDirectory: String { root + "/.crx" }
+    public var lockPath: String { root + "/" + lockFileName }
+    /// `pipeline.yaml` → `pipeline.lock`; `dvc.yaml` → `dvc.crx.lock` (DVC's own `dvc.lock` is left alone).
+    public var lockFileName: String {
+        let base = (pipelineFile as NSString).deletingPathExtension
+        if (base as NSString).lastPathComponent == "dvc" { return base + ".crx.lock" }
+        return base + ".lock"
+    }
+    public var cacheDirectory: String { crxDirectory + "/cache" }
+    public var logsDirectory: String { crxDirectory + "/logs" }
+
+    public init(root: String, pipelineFile: String) {
+        self.root = root
+        self.pipelineFile = pipelineFile
+    }
+
+    /// Opens the project around `directory` (default: the current directory); `pipeline`, when
+    /// given, is a path relative to the current directory.
+    public static func discover(from directory: String = FileManager.default.currentDirectoryPath,
+                                pipeline: String? = nil) throws -> Workspace {
+        let fs = LocalFileSystem()
+        let start = URL(fileURLWithPath: directory).standardizedFileURL.path
+        var root: String?
+        var candidate = start
+        // First the nearest `.crx/`, then the nearest pipeline.yaml.
+        for marker in [".crx", "pipeline.yaml"] {
+            candidate = start
+            while true {
+                if fs.stat(candidate + "/" + marker) != nil { root = candidate; break }
+                let parent = (candidate as NSString).deletingLastPathComponent
+                if parent == candidate || parent.isEmpty { break }
+                candidate = parent
+            }
+            if root != nil { break }
+        }
+        var projectRoot = root ?? start
+        var file = "pipeline.yaml"
+        if let pipeline {
+            let absolute = pipeline.hasPrefix("/") ? pipeline : start + "/" + pipeline
+            let standardized = URL(fileURLWithPath: absolute).standardizedFileURL.path
+            if root == nil { projectRoot = (standardized as NSString).deletingLastPathComponent }
+            guard let relative = ProjectPath.resolve(standardized, relativeTo: "", root: projectRoot), !relative.isEmpty else {
+                throw DefinitionError("pipeline file '\(pipeline)' is outside the project at \(projectRoot)")
+            }
+            file = relative
+        }
+        if projectRoot != "/" && projectRoot.hasSuffix("/") { projectRoot.removeLast() }
+        return Workspace(root: projectRoot, pipelineFile: file)
+    }
+
+    /// Creates `.crx/` and its `.gitignore` (idempotent). Returns true when it created anything.
+    @discardableResult
+    public func initialize() throws -> Bool {
+        let fs = LocalFileSystem()
+        var created = false
+        if fs.stat(crxDirectory) == nil {
+            try fs.createDirectory(crxDirectory)
+            created = true
+        }
+        let ignore = crxDirectory + "/.gitignore"
+        let content = "# crx's machine-local state: never committed\n/cache/\n/runcache/\n/state/\n/logs/\n/runs/\n/lock\n/tmp/\n/config.local\n"
+        if fs.stat(ignore) == nil {
+            try fs.writeAtomically(Array(content.utf8), to: ignore)
+            created = true
+        }
+        return created
+    }
+
+    /// Loads and validates the pipeline.
+    public func loadPipeline() throws -> Pipeline {
+        let absolute = ProjectPath.join(root, pipelineFile)
+        guard let data = FileManager.default.contents(atPath: absolute) else {
+            throw DefinitionError("no pipeline file '\(pipelineFile)' in \(root); create one (see README) or pass -p FILE")
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw DefinitionError("the pipeline file is not UTF-8 text", at: SourceLocation(file: pipelineFile, line: 1, column: 1))
+        }
+        let stages = try PipelineParser(file: pipelineFile, root: root).parse(text)
+        return try Pipeline(file: pipelineFile, stages: stages)
+    }
+
+    public func loadLock() throws -> Lockfile {
+        try Lockfile.load(absolutePath: lockPath, displayPath: lockFileName)
+    }
+
+    public func objectStore() -> LocalObjectStore { LocalObjectStore(directory: cacheDirectory) }
+    public func stateCache() -> StateCache { StateCache(file: crxDirectory + "/state/state.v1") }
+    public func runCache() -> RunCache { RunCache(directory: crxDirectory + "/runcache") }
+}

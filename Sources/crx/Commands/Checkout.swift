@@ -1,0 +1,38 @@
+import ArgumentParser
+import CRXCore
+
+struct Checkout: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Restore outputs from the cache as the lock records them (missing or modified ones).")
+
+    @OptionGroup var global: GlobalOptions
+
+    @Argument(help: "Stages whose outputs to restore (default: all).")
+    var stages: [String] = []
+
+    @Option(name: .customLong("lock-timeout"), help: "Seconds to wait for another crx holding the project lock.")
+    var lockTimeout: Double?
+
+    func run() throws {
+        try runReportingErrors {
+            let workspace = try global.workspace()
+            let pipeline = try workspace.loadPipeline()
+            try workspace.initialize()
+            let lock = try ProjectLock.acquire(directory: workspace.crxDirectory, timeout: lockTimeout) { holder in
+                Printer.err("crx: waiting for the project lock held by \(holder)…")
+            }
+            defer { withExtendedLifetime(lock) {} }
+            let names = try pipeline.resolve(targets: stages).map { pipeline.stages[$0].name }
+            let state = workspace.stateCache()
+            let checkout = CRXCore.Checkout(root: workspace.root, store: workspace.objectStore(), state: state)
+            let verb = WorkspaceCheckout(checkout: checkout, hasher: PathHasher(root: workspace.root, state: state))
+            let report = verb.run(lock: try workspace.loadLock(), pipeline: pipeline,
+                                  stages: names.isEmpty ? pipeline.stages.map(\.name) : names)
+            try? state.save()
+            for path in report.restored { Printer.out("restored \(path)") }
+            for failure in report.failed { Printer.error("cannot restore '\(failure.path)': \(failure.error)") }
+            Printer.out("\(report.restored.count) restored, \(report.unchanged.count) already up to date, \(report.failed.count) failed")
+            if !report.failed.isEmpty { throw ExitCode(1) }
+        }
+    }
+}

@@ -1,0 +1,202 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import ArgumentParser
+import CRXCore
+import Dispatch
+import Foundation
+
+struct Repro: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the stale stages of the pipeline (or of the targets and what they need).")
+
+    @OptionGroup var global: GlobalOptions
+
+    @Argument(help: "Stages to reproduce (default: all). Their upstream stages are included unless -s.")
+    var targets: [String] = []
+
+    @Flag(name: [.customLong("dry-run"), .customLong("dry")], help: "Show what would run and why; change nothing.")
+    var dryRun = false
+
+    @Flag(name: .shortAndLong, help: "Run the selected stages even if they are up to date (bypasses the run-cache).")
+    var force = false
+
+    @Flag(name: [.short, .customLong("single-item")], help: "Only the targets, not their upstream stages.")
+    var singleItem = false
+
+    @Flag(help: "The targets and every stage downstream of them.")
+    var downstream = false
+
+    @Option(name: .shortAndLong, help: "How many stages may run at once (default: number of cores).")
+    var jobs: Int?
+
+    @Flag(name: [.short, .customLong("keep-going")], help: "After a failure, keep running stages that do not depend on it.")
+    var keepGoing = false
+
+    @Flag(name: .customLong("no-run-cache"), help: "Never restore a stale stage's outputs from the run-cache.")
+    var noRunCache = false
+
+    @Flag(help: "Print a JSON summary instead of progress lines.")
+    var json = false
+
+    @Option(name: .customLong("lock-timeout"), help: "Seconds to wait for another crx holding the project lock (default: wait).")
+    var lockTimeout: Double?
+
+    func validate() throws {
+        if singleItem && downstream { throw ValidationError("-s/--single-item and --downstream exclude each other") }
+        if let jobs, jobs < 1 { throw ValidationError("--jobs must be at least 1") }
+        if (singleItem || downstream) && targets.isEmpty { throw ValidationError("-s and --downstream need target stages") }
+    }
+
+    func run() throws {
+        try runReportingErrors {
+            let workspace = try global.workspace()
+            let pipeline = try workspace.loadPipeline()
+            var options = Reproducer.Options()
+            options.targets = targets
+            options.selection = singleItem ? .single : downstream ? .withDownstream : .withUpstream
+            options.force = force
+            if let jobs { options.jobs = jobs }
+            options.keepGoing = keepGoing
+            options.useRunCache = !noRunCache
+            if dryRun {
+                let reproducer = try Reproducer(workspace: workspace, pipeline: pipeline)
+                let report = try reproducer.plan(options)
+                reproducer.saveState()
+                renderPlan(report)
+                return
+            }
+            try workspace.initialize()
+            let projectLock = try ProjectLock.acquire(directory: workspace.crxDirectory, timeout: lockTimeout) { holder in
+                Printer.err("crx: waiting for the project lock held by \(holder)…")
+            }
+            defer { withExtendedLifetime(projectLock) {} }
+            let reproducer = try Reproducer(workspace: workspace, pipeline: pipeline)
+            let sink = TerminalSink(prefixed: options.jobs > 1, quiet: json)
+            let executor = LocalExecutor(sink: sink)
+            let observer = ConsoleObserver(quiet: json)
+            let signals = SignalForwarder { signal in
+                Printer.err("\ncrx: \(signal == SIGINT ? "interrupted" : "terminated"); stopping running commands…")
+                reproducer.interrupt()
+                executor.cancelAll(signal: signal)
+            }
+            let report = try reproducer.run(options, executor: executor, observer: observer)
+            sink.flush()
+            withExtendedLifetime(signals) {}
+            render(report)
+            if report.interrupted { throw ExitCode(signals.lastSignal == SIGTERM ? 143 : 130) }
+            if report.failed { throw ExitCode(1) }
+        }
+    }
+
+    func renderPlan(_ report: Reproducer.Report) {
+        let wouldRun = report.names { $0 == .wouldRun }
+        let wouldRestore = report.names { $0 == .wouldRestore }
+        if json {
+            var reasons: [String: Any] = [:]
+            for name in wouldRun { reasons[name] = (report.reasons[name] ?? []).map(Printer.reasonObject) }
+            for name in wouldRestore { reasons[name] = [["kind": "out_missing_in_workspace", "message": "outputs missing; restorable from the cache"]] }
+            Printer.json(["would_run": wouldRun, "would_restore": wouldRestore,
+                          "up_to_date": report.names { $0 == .upToDate },
+                          "frozen": report.names { $0 == .frozen }, "reasons": reasons])
+            return
+        }
+        if wouldRun.isEmpty && wouldRestore.isEmpty {
+            Printer.out("Everything is up to date; nothing would run.")
+            return
+        }
+        for name in report.stages {
+            switch report.outcomes[name] {
+            case .wouldRun?:
+                Printer.out("would run '\(name)':")
+                for r in report.reasons[name] ?? [] { Printer.out("    \(r)") }
+            case .wouldRestore?:
+                Printer.out("would restore '\(name)' outputs from the cache")
+            default: break
+            }
+        }
+        Printer.out("\(wouldRun.count) stage(s) would run, \(wouldRestore.count) would be restored (dry run: nothing changed).")
+    }
+
+    func render(_ report: Reproducer.Report) {
+        let ran = report.names { $0 == .ran }
+        let restored = report.names { if case .restored = $0 { return true } else { return false } }
+        let upToDate = report.names { $0 == .upToDate || $0 == .frozen }
+        let failed = report.names { if case .failed = $0 { return true } else { return false } }
+        let skipped = report.names { if case .skipped = $0 { return true } else { return false } }
+        if json {
+            var failures: [String: Any] = [:]
+            for name in failed {
+                if case let .failed(f)? = report.outcomes[name] {
+                    failures[name] = ["message": f.message, "exit_code": f.exitCode.map { Int($0) } as Any,
+                                      "stderr_tail": f.stderrTail, "log": f.logPath as Any]
+                }
+            }
+            var reasons: [String: Any] = [:]
+            for (k, v) in report.reasons { reasons[k] = v.map(Printer.reasonObject) }
+            Printer.json(["ran": ran, "restored": restored, "up_to_date": upToDate, "failed": failed, "skipped": skipped,
+                          "failures": failures, "reasons": reasons, "interrupted": report.interrupted])
+        } else {
+            for name in failed {
+                guard case let .failed(f)? = report.outcomes[name] else { continue }
+                Printer.error(f.description)
+                if !f.stderrTail.isEmpty {
+                    Printer.err("  last lines of stderr:")
+                    for line in f.stderrTail { Printer.err("    \(line)") }
+                }
+                if let log = f.logPath { Printer.err("  full log: \(log)") }
+            }
+            Printer.out("ran \(ran.count), restored \(restored.count), up to date \(upToDate.count), failed \(failed.count), skipped \(skipped.count)")
+        }
+    }
+}
+
+/// Prints repro progress as it happens.
+struct ConsoleObserver: ReproObserver {
+    let quiet: Bool
+
+    func stageWillRun(_ stage: String, reasons: [StaleReason]) {
+        guard !quiet else { return }
+        Printer.out("Running stage '\(stage)': \(reasons.map(\.description).joined(separator: "; "))")
+    }
+
+    func stageRestoring(_ stage: String, paths: [String], fromRunCache: Bool) {
+        guard !quiet else { return }
+        if fromRunCache {
+            Printer.out("Stage '\(stage)' was built before with these exact inputs: restoring \(paths.joined(separator: ", ")) from the run-cache instead of running it.")
+        } else {
+            Printer.out("Stage '\(stage)' is up to date; restoring missing outputs \(paths.joined(separator: ", ")) from the cache.")
+        }
+    }
+
+    func stageFinished(_ stage: String, _ outcome: Reproducer.Outcome) {
+        guard !quiet else { return }
+        switch outcome {
+        case .upToDate: Printer.out("Stage '\(stage)' is up to date.")
+        case .frozen: Printer.out("Stage '\(stage)' is frozen; not checked.")
+        case .ran: Printer.out("Stage '\(stage)' done.")
+        case let .skipped(reason): Printer.out("Stage '\(stage)' skipped: \(reason).")
+        case .failed: Printer.err("Stage '\(stage)' failed.")
+        default: break
+        }
+    }
+}
+
+/// Turns SIGINT/SIGTERM into a callback on a dispatch queue (so it can take locks and kill children).
+final class SignalForwarder: @unchecked Sendable {
+    private var sources: [DispatchSourceSignal] = []
+    private(set) var lastSignal: Int32 = 0
+
+    init(_ handler: @escaping @Sendable (Int32) -> Void) {
+        for sig in [SIGINT, SIGTERM] {
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler { [weak self] in
+                self?.lastSignal = sig
+                handler(sig)
+            }
+            source.resume()
+            sources.append(source)
+        }
+    }
+}

@@ -1,0 +1,49 @@
+import ArgumentParser
+import CRXCore
+
+struct Verify: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Decompress and re-hash cache objects; report corrupt or missing ones (exit 1 if any).")
+
+    @OptionGroup var global: GlobalOptions
+
+    @Argument(help: "Check only the objects these stages' outputs use (default: every object in the cache).")
+    var stages: [String] = []
+
+    @Flag(help: "Print a JSON report.") var json = false
+
+    func run() throws {
+        try runReportingErrors {
+            let workspace = try global.workspace()
+            let store = workspace.objectStore()
+            let verifier = Verifier(store: store)
+            let result: Verifier.Result
+            if stages.isEmpty {
+                store.removeStaleTemporaries()
+                var all = try verifier.verifyAll()
+                // Objects the lock needs but the cache lacks are problems too.
+                if let pipeline = try? workspace.loadPipeline() {
+                    let needed = verifier.verify(lock: try workspace.loadLock(), stages: pipeline.stages.map(\.name))
+                    all.problems += needed.problems.filter { $0.health == .missing }
+                }
+                result = all
+            } else {
+                let pipeline = try workspace.loadPipeline()
+                let names = try pipeline.resolve(targets: stages).map { pipeline.stages[$0].name }
+                result = verifier.verify(lock: try workspace.loadLock(), stages: names)
+            }
+            if json {
+                Printer.json(["checked": result.checked, "problems": result.problems.map {
+                    ["digest": $0.digest.description, "path": $0.path as Any, "stage": $0.stage as Any, "problem": "\($0.health)"]
+                }])
+            } else {
+                for p in result.problems { Printer.err("crx: \(p)") }
+                Printer.out("\(result.checked) object(s) checked, \(result.problems.count) problem(s)")
+                if !result.problems.isEmpty {
+                    Printer.err("Recover with `crx repro --force STAGE` for the stages named above (corrupt objects: delete the file first).")
+                }
+            }
+            if !result.problems.isEmpty { throw ExitCode(1) }
+        }
+    }
+}
