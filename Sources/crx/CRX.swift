@@ -1,9 +1,33 @@
 import ArgumentParser
 import CRXCore
+import Foundation
 
 /// The `crx` executable: argument parsing and printing only. Every verb lives in CRXCore.
 @main
 struct CRX: ParsableCommand {
+    /// `-p FILE` may stand before the verb (`crx -p dvc.yaml repro`), as with DVC; usage errors exit 2.
+    static func main() {
+        var arguments = Array(CommandLine.arguments.dropFirst())
+        var moved: [String] = []
+        while let first = arguments.first, ["-p", "--pipeline"].contains(first) || first.hasPrefix("--pipeline=") {
+            let takesValue = !first.contains("=")
+            moved += arguments.prefix(takesValue ? 2 : 1)
+            arguments.removeFirst(min(arguments.count, takesValue ? 2 : 1))
+        }
+        if !moved.isEmpty, !arguments.isEmpty { arguments.insert(contentsOf: moved, at: 1) } else { arguments = moved + arguments }
+        do {
+            var command = try parseAsRoot(arguments)
+            try command.run()
+        } catch {
+            let code = exitCode(for: error)
+            if code == .validationFailure {
+                Printer.err(fullMessage(for: error))
+                Foundation.exit(ExitStatus.usage.rawValue)
+            }
+            exit(withError: error)
+        }
+    }
+
     static let version = "0.1.0"
     static let configuration = CommandConfiguration(
         commandName: "crx",

@@ -29,6 +29,7 @@ enum Printer {
     }
 
     static func json(_ value: Any) {
+        if let dict = value as? [String: Any], dict.isEmpty { return out("{}") }
         let data = (try? JSONSerialization.data(withJSONObject: value, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
         out(String(decoding: data, as: UTF8.self))
     }

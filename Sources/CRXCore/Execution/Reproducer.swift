@@ -82,10 +82,11 @@ public final class Reproducer: @unchecked Sendable {
     /// Saves what was learnt about file identities (failure only costs re-hashing later).
     public func saveState() { try? state.save() }
 
-    /// Refuses deps that no stage produces and that do not exist.
+    /// Refuses deps that no stage produces and that do not exist, and missing params files.
     public func checkDepsExist(_ selected: [Int]) throws {
         for i in selected {
             let stage = pipeline.stages[i]
+            if !stage.frozen { _ = try inspector.paramValues(stage) }
             for dep in stage.deps where pipeline.producer(of: dep.path) == nil && !pipeline.stages.contains(where: { s in
                 s.outs.contains { ProjectPath.isInside($0.path, dep.path) }
             }) {
@@ -175,6 +176,7 @@ public final class Reproducer: @unchecked Sendable {
                 if board.stopping {
                     if board.running == 0 {
                         board.outcomes[i] = .skipped(reason: interruptedFlag.snapshot ? "interrupted" : "an earlier stage failed")
+                        observer.stageFinished(pipeline.stages[i].name, board.outcomes[i]!)
                         pending.remove(at: index)
                         continue
                     }
@@ -279,6 +281,13 @@ public final class Reproducer: @unchecked Sendable {
             return .restored(fromRunCache: false)
         case let .run(reasons):
             reasonsSeen.withLock { $0[stage.name] = reasons }
+            if let missing = snapshot.missingParams.first {
+                let location = stage.params.first { $0.file == missing.file && $0.key == missing.key }?.location
+                return .failed(StageFailure(stage: stage.name,
+                                            message: "params key '\(missing.key)' is not in \(missing.file)"
+                                                + (location.map { " (declared at \($0))" } ?? "") + "; add it or remove it from the stage",
+                                            exitCode: nil, stderrTail: [], logPath: nil))
+            }
             guard snapshot.missingDeps.isEmpty else {
                 return .failed(StageFailure(stage: stage.name, message: "dependencies missing after upstream stages ran: \(snapshot.missingDeps.joined(separator: ", "))",
                                             exitCode: nil, stderrTail: [], logPath: nil))

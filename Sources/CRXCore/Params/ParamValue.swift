@@ -18,6 +18,22 @@ public indirect enum ParamValue: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String { canonical }
 
+    /// Values are equal when their canonical forms are (so `.nan` equals `.nan`, as a reader expects).
+    public static func == (a: ParamValue, b: ParamValue) -> Bool {
+        switch (a, b) {
+        case let (.double(x), .double(y)): return x == y || (x.isNaN && y.isNaN)
+        case let (.list(x), .list(y)): return x == y
+        case let (.dict(x), .dict(y)): return x == y
+        case (.null, .null): return true
+        case let (.bool(x), .bool(y)): return x == y
+        case let (.int(x), .int(y)): return x == y
+        case let (.string(x), .string(y)): return x == y
+        default: return false
+        }
+    }
+
+    public func hash(into hasher: inout Hasher) { hasher.combine(canonical) }
+
     public var canonical: String {
         switch self {
         case .null: return "null"
@@ -84,8 +100,20 @@ public indirect enum ParamValue: Sendable, Hashable, CustomStringConvertible {
             }
         case let .sequence(seq): self = .list(seq.map { ParamValue(node: $0) })
         case let .mapping(map):
+            // YAML merge keys (`<<: *defaults`, or a list of them) supply keys the mapping lacks.
             var dict: [String: ParamValue] = [:]
-            for (k, v) in map { dict[k.string ?? "\(k)"] = ParamValue(node: v) }
+            var merged: [String: ParamValue] = [:]
+            for (k, v) in map {
+                if k.string == "<<" && (k.tagName == .merge || k.scalar?.style == .plain) {
+                    let sources: [Node] = { if case let .sequence(seq) = v { return Array(seq) } else { return [v] } }()
+                    for source in sources.reversed() {
+                        if case let .dict(extra) = ParamValue(node: source) { merged.merge(extra) { _, new in new } }
+                    }
+                    continue
+                }
+                dict[k.string ?? "\(k)"] = ParamValue(node: v)
+            }
+            dict.merge(merged) { own, _ in own }
             self = .dict(dict)
         case .alias: self = .null
         }

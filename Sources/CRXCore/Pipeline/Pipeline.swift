@@ -43,23 +43,26 @@ public struct Pipeline: Sendable {
                 owners.append((o.path, i, o))
             }
         }
-        owners.sort { $0.path < $1.path }
-        // Overlaps between sorted paths: a path overlaps an earlier one only if it lies inside it.
-        var openDirs: [(path: String, stage: Int, out: Stage.Out)] = []
+        // Overlaps: a path equal to another stage's output, or below one of them (checked through
+        // every ancestor directory of every output).
+        var byPath: [String: (stage: Int, out: Stage.Out)] = [:]
         for o in owners {
-            while let last = openDirs.last, !ProjectPath.isInside(o.path, last.path) { openDirs.removeLast() }
-            if let container = openDirs.last {
-                let a = stages[container.stage].name, b = stages[o.stage].name
-                if container.path == o.path && container.stage != o.stage {
-                    throw DefinitionError("output '\(o.path)' is declared by two stages, '\(a)' and '\(b)'; an output has exactly one producer",
-                                          at: o.out.location)
-                }
-                if container.stage != o.stage || container.path != o.path {
-                    throw DefinitionError("output '\(o.path)' of stage '\(b)' overlaps output '\(container.path)' of stage '\(a)'; "
+            if let other = byPath[o.path], other.stage != o.stage {
+                throw DefinitionError("output '\(o.path)' is declared by two stages, '\(stages[other.stage].name)' and '\(stages[o.stage].name)'; an output has exactly one producer",
+                                      at: o.out.location)
+            }
+            byPath[o.path] = (o.stage, o.out)
+        }
+        for o in owners {
+            var ancestor = ProjectPath.parent(o.path)
+            while !ancestor.isEmpty {
+                if let container = byPath[ancestor] {
+                    let a = stages[container.stage].name, b = stages[o.stage].name
+                    throw DefinitionError("output '\(o.path)' of stage '\(b)' overlaps output '\(ancestor)' of stage '\(a)'; "
                         + "outputs may not contain one another", at: o.out.location)
                 }
+                ancestor = ProjectPath.parent(ancestor)
             }
-            openDirs.append(o)
         }
 
         // Edges.

@@ -20,7 +20,7 @@ public final class ProjectLock: @unchecked Sendable {
         public var seconds: Double
         public var exitCode: ExitStatus { .failure }
         public var message: String {
-            "another crx process (\(holder)) still holds the project lock after \(Int(seconds))s; try again later or raise --lock-timeout"
+            "another crx process (\(holder)) still holds the project lock after \(String(format: "%g", seconds))s; try again later or raise --lock-timeout"
         }
     }
 

@@ -1,0 +1,173 @@
+// Failing stages: what is reported, what is kept, what runs next time.
+import CRXCore
+import Foundation
+import Testing
+
+let failingChain = """
+stages:
+  one:
+    cmd: cat in.txt > one.txt && echo one >> runs.log
+    deps: [in.txt]
+    outs: [one.txt]
+  two:
+    cmd: CMD2
+    deps: [one.txt]
+    outs: [two.txt]
+  three:
+    cmd: cat two.txt > three.txt && echo three >> runs.log
+    deps: [two.txt]
+    outs: [three.txt]
+
+"""
+
+@Suite struct FailureTests {
+    @Test func failingStageStopsTheChainAndIsRetriedAfterTheFix() throws {
+        let broken = failingChain.replacingOccurrences(of: "CMD2", with: "echo two >> runs.log; echo boom-on-stderr >&2; exit 3")
+        let p = try Project(["pipeline.yaml": broken, "in.txt": "x\n"])
+        let r = p.crx("repro")
+        #expect(r.exitCode == 1, "\(r)")
+        #expect(r.stderr.contains("'two'"), "stderr names the stage: \(r)")
+        #expect(r.stderr.contains("exited with code 3"), "stderr gives the exit code: \(r)")
+        #expect(r.stderr.contains(".crx/logs/two.log"), "stderr gives the log path: \(r)")
+        #expect(r.stderr.contains("boom-on-stderr"), "stderr shows the command's stderr tail: \(r)")
+        #expect(p.runs == ["one", "two"])
+        #expect(p.read(".crx/logs/two.log")?.contains("boom-on-stderr") == true)
+
+        // The lock keeps the stage that succeeded, and nothing of the failed or skipped ones.
+        let lock = try p.lockfile()
+        #expect(Set(lock.stages.keys) == ["one"], "\(p.lockText ?? "")")
+
+        // The same again, as JSON: three is skipped, one is up to date.
+        let again = try p.repro()
+        #expect(again.exitCode == 1, "\(again)")
+        #expect(again.failed == ["two"], "\(again)")
+        #expect(again.skipped == ["three"], "\(again)")
+        #expect(again.upToDate == ["one"], "\(again)")
+        #expect(again.failures["two"]?["exit_code"] as? Int == 3, "\(again)")
+        #expect((again.failures["two"]?["log"] as? String)?.hasSuffix(".crx/logs/two.log") == true, "\(again)")
+        #expect(p.runs == ["one", "two", "two"])
+        #expect(!p.exists("three.txt"))
+
+        // Fixed: only two and three run.
+        p.write("pipeline.yaml", failingChain.replacingOccurrences(of: "CMD2", with: "cat one.txt > two.txt && echo two >> runs.log"))
+        let fixed = expectSuccess(try p.repro())
+        #expect(fixed.ran == ["two", "three"], "\(fixed)")
+        #expect(fixed.upToDate == ["one"], "\(fixed)")
+        #expect(p.runs == ["one", "two", "two", "two", "three"])
+        #expect(Set(try p.lockfile().stages.keys) == ["one", "two", "three"])
+        #expect(p.read("three.txt") == "x\n")
+    }
+
+    @Test func failedStageDoesNotRecordItsPreviousSuccessAsCurrent() throws {
+        // A stage that ran before and now fails keeps being stale (its old record is not refreshed).
+        let p = try Project(["pipeline.yaml": failingChain.replacingOccurrences(of: "CMD2", with: "cat one.txt > two.txt"),
+                             "in.txt": "x\n"])
+        expectSuccess(try p.repro())
+        p.write("pipeline.yaml", failingChain.replacingOccurrences(of: "CMD2", with: "exit 5"))
+        let r = try p.repro()
+        #expect(r.exitCode == 1 && r.failed == ["two"], "\(r)")
+        #expect(try p.lockfile().stages["two"]?.cmd == ["cat one.txt > two.txt"])
+        #expect(try p.status().reasonKinds("two").contains("cmd_changed"))
+    }
+
+    @Test func missingDeclaredOutputFailsTheStage() throws {
+        let p = try Project([
+            "pipeline.yaml": """
+            stages:
+              lazy:
+                cmd: echo did nothing
+                outs: [never.txt]
+
+            """,
+        ])
+        let r = p.crx("repro")
+        #expect(r.exitCode == 1, "\(r)")
+        #expect(r.stderr.contains("never.txt"), "\(r)")
+        #expect(try p.lockedStages().isEmpty)
+    }
+
+    @Test func keepGoingRunsIndependentBranches() throws {
+        let pipeline = """
+        stages:
+          bad:
+            cmd: echo bad >> runs.log; exit 1
+            outs: [bad.txt]
+          after_bad:
+            cmd: cat bad.txt > after.txt && echo after_bad >> runs.log
+            deps: [bad.txt]
+            outs: [after.txt]
+          good:
+            cmd: echo good > good.txt && echo good >> runs.log
+            outs: [good.txt]
+
+        """
+        // Without -k (one job at a time, definition order): the failure stops the run.
+        let stop = try Project(["pipeline.yaml": pipeline])
+        let r1 = try stop.repro("-j", "1")
+        #expect(r1.exitCode == 1, "\(r1)")
+        #expect(r1.failed == ["bad"], "\(r1)")
+        #expect(Set(r1.skipped) == ["after_bad", "good"], "\(r1)")
+        #expect(!stop.exists("good.txt"))
+
+        // With -k: the independent branch still runs; the failed branch's downstream is skipped.
+        let keep = try Project(["pipeline.yaml": pipeline])
+        let r2 = try keep.repro("-j", "1", "-k")
+        #expect(r2.exitCode == 1, "\(r2)")
+        #expect(r2.failed == ["bad"], "\(r2)")
+        #expect(r2.ran == ["good"], "\(r2)")
+        #expect(r2.skipped == ["after_bad"], "\(r2)")
+        #expect(keep.read("good.txt") == "good\n")
+        #expect(try keep.lockedStages() == ["good"])
+
+        let r3 = try keep.repro("--keep-going")
+        #expect(r3.failed == ["bad"] && r3.upToDate == ["good"], "\(r3)")
+    }
+
+    @Test func depModifiedWhileTheStageRunsIsNotRecorded() throws {
+        let p = try Project([
+            "pipeline.yaml": """
+            stages:
+              sneaky:
+                cmd: cat in.txt > out.txt && echo more >> in.txt
+                deps: [in.txt]
+                outs: [out.txt]
+
+            """,
+            "in.txt": "start\n",
+        ])
+        let r = p.crx("repro")
+        #expect(r.exitCode == 1, "\(r)")
+        #expect(r.stderr.contains("changed while the stage ran"), "\(r)")
+        #expect(r.stderr.contains("sneaky"), "\(r)")
+        #expect(try p.lockedStages().isEmpty, "\(p.lockText ?? "")")
+        let status = try p.status()
+        #expect(status.staleStages == ["sneaky"], "\(status)")
+        #expect(status.reasonKinds("sneaky") == ["never_run"], "\(status)")
+    }
+
+    @Test func depRewrittenByAnotherProcessDuringTheRunIsNotRecorded() throws {
+        let p = try Project([
+            "pipeline.yaml": """
+            stages:
+              slow:
+                cmd: touch started.flag && sleep 0.5 && cp in.txt out.txt
+                deps: [in.txt]
+                outs: [out.txt]
+
+            """,
+            "in.txt": "original\n",
+        ])
+        let running = try p.start(["repro"])
+        #expect(p.waitFor { p.exists("started.flag") })
+        p.write("in.txt", "rewritten during the run\n")
+        let r = running.wait()
+        #expect(r.exitCode == 1, "\(r)")
+        #expect(r.stderr.contains("changed while the stage ran"), "\(r)")
+        #expect(try p.lockedStages().isEmpty)
+        #expect(try p.status().staleStages == ["slow"])
+        // Run again with a stable input: recorded.
+        expectSuccess(try p.repro())
+        #expect(p.read("out.txt") == "rewritten during the run\n")
+        #expect(try p.status().json.isEmpty)
+    }
+}
