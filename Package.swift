@@ -2,7 +2,8 @@
 // crx — a reproducible, content-addressed pipeline build tool.
 //
 // Table of contents:
-//   system libraries  CXXHash (libxxhash), CZstd (libzstd) — wrapped once, in CRXCore/Hashing and CRXCore/Store
+//   system libraries  CXXHash (libxxhash), CZstd (libzstd), CCrypto (OpenSSL libcrypto: SHA-256/MD5 for audit digests)
+//                     — each wrapped once, in CRXCore/Hashing and CRXCore/Store
 //   library           CRXCore — every concept of crx; never imports ArgumentParser
 //   executables       crx (thin CLI), creditrisk (the example credit-risk pipeline's stage programs)
 //   library           CreditRisk — the example pipeline's data contract, features, model and metrics
@@ -26,7 +27,9 @@ let package = Package(
                        providers: [.apt(["libxxhash-dev"])]),
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd",
                        providers: [.apt(["libzstd-dev"])]),
-        .target(name: "CRXCore", dependencies: ["CXXHash", "CZstd", "Yams"]),
+        .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto",
+                       providers: [.apt(["libssl-dev"])]),
+        .target(name: "CRXCore", dependencies: ["CXXHash", "CZstd", "CCrypto", "Yams"]),
         .executableTarget(name: "crx", dependencies: [
             "CRXCore", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),

@@ -98,8 +98,8 @@ public struct Workspace: Sendable {
         guard let text = String(data: data, encoding: .utf8) else {
             throw DefinitionError("the pipeline file is not UTF-8 text", at: SourceLocation(file: pipelineFile, line: 1, column: 1))
         }
-        let stages = try PipelineParser(file: pipelineFile, root: root).parse(text)
-        return try Pipeline(file: pipelineFile, stages: stages)
+        let definition = try PipelineParser(file: pipelineFile, root: root).parseDefinition(text)
+        return try Pipeline(file: pipelineFile, stages: definition.stages, sources: definition.sources)
     }
 
     public func loadLock() throws -> Lockfile {
@@ -109,4 +109,5 @@ public struct Workspace: Sendable {
     public func objectStore() -> LocalObjectStore { LocalObjectStore(directory: cacheDirectory) }
     public func stateCache() -> StateCache { StateCache(file: crxDirectory + "/state/state.v1") }
     public func runCache() -> RunCache { RunCache(directory: crxDirectory + "/runcache") }
+    public func runLog() -> RunLog { RunLog(directory: crxDirectory + "/runs") }
 }

@@ -33,7 +33,8 @@ struct CRX: ParsableCommand {
         commandName: "crx",
         abstract: "A reproducible, content-addressed pipeline build tool (DVC's pipelines, fast, parallel and crash-safe).",
         version: version,
-        subcommands: [Repro.self, Status.self, Dag.self, Checkout.self, Verify.self, Init.self]
+        subcommands: [Repro.self, Status.self, Dag.self, Checkout.self, Verify.self, Init.self,
+                      Sources.self, Freshness.self, LineageCommand.self]
     )
 }
 

@@ -8,7 +8,7 @@ import CRXCore
 enum Printer {
     private static let lock = NSLock()
 
-    static func out(_ text: String) { write(text + "\n", to: 1) }
+    static func out(_ text: String, terminator: String = "\n") { write(text + terminator, to: 1) }
     static func err(_ text: String) { write(text + "\n", to: 2) }
     static func error(_ text: String) { err("crx: error: " + text) }
 

@@ -8,8 +8,10 @@ import Testing
         let content = String(repeating: "id,amount,label\n1,1000,good\n", count: 50_000)
         let src = dir.write("data.csv", content)
         let store = LocalObjectStore(directory: dir.path + "/cache")
-        let (digest, size) = try store.insert(file: src)
+        let stored = try store.insert(file: src)
+        let (digest, size) = (stored.digest, stored.size)
         #expect(digest == XXH3Hasher.digest(Array(content.utf8)))
+        #expect(stored.sha256 == CryptoHasher.hex(.sha256, of: Array(content.utf8)))
         #expect(size == Int64(content.utf8.count))
         let object = store.objectPath(digest)
         let objectSize = try #require(LocalFileSystem().stat(object)).size

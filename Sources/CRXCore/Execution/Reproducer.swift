@@ -64,6 +64,8 @@ public final class Reproducer: @unchecked Sendable {
     let inspector: Inspector
     let checkout: Checkout
     let lock: Protected<Lockfile>
+    let runLog: RunLog
+    public let audit: AuditTrail
     let fs = LocalFileSystem()
 
     public init(workspace: Workspace, pipeline: Pipeline) throws {
@@ -75,6 +77,18 @@ public final class Reproducer: @unchecked Sendable {
         inspector = Inspector(hasher: PathHasher(root: workspace.root, state: state), params: ParamsCache(root: workspace.root))
         checkout = Checkout(root: workspace.root, store: store, state: state)
         lock = Protected(try workspace.loadLock())
+        runLog = workspace.runLog()
+        audit = AuditTrail(workspace: workspace, pipeline: pipeline, state: state)
+    }
+
+    /// Verifies the pinned sources the selected stages read; returns the failing checks.
+    public func sourceProblems(_ selected: [Int]) throws -> [SourceCheck] {
+        var used: [Source] = []
+        for i in selected {
+            for s in pipeline.sources(of: pipeline.stages[i]) where !used.contains(s) { used.append(s) }
+        }
+        guard !used.isEmpty else { return [] }
+        return try audit.verify(used).filter { $0.status != .ok }
     }
 
     public var lockfile: Lockfile { lock.snapshot }
@@ -107,6 +121,7 @@ public final class Reproducer: @unchecked Sendable {
         var willRun: Set<Int> = []
         var predicted: [String: PathDigest] = [:]
         let chosen = Set(selected)
+        let badSources = try sourceProblems(selected)
         for i in selected {
             let stage = pipeline.stages[i]
             report.stages.append(stage.name)
@@ -118,6 +133,12 @@ public final class Reproducer: @unchecked Sendable {
             let record = lock.snapshot.stages[stage.name]
             var decision = Planner.decide(stage, record: record, snapshot: snapshot, force: options.force,
                                           inCache: checkout.isRestorable)
+            let invalid = badSources.filter { bad in pipeline.sources(of: stage).contains { $0.name == bad.source.name } }
+            if !invalid.isEmpty {
+                var reasons: [StaleReason] = []
+                if case let .run(r) = decision { reasons = r }
+                decision = .run(invalid.map { .sourceInvalid(source: $0.source.name, path: $0.source.path, problem: $0.status.rawValue) } + reasons)
+            }
             let upstreamRunning = pipeline.upstream[i].filter { chosen.contains($0) && willRun.contains($0) }
             if !upstreamRunning.isEmpty {
                 let extra = upstreamRunning.map { StaleReason.upstreamStale(stage: pipeline.stages[$0].name) }
@@ -149,6 +170,8 @@ public final class Reproducer: @unchecked Sendable {
     public func run(_ options: Options, executor: Executor, observer: ReproObserver) throws -> Report {
         let selected = try pipeline.select(targets: options.targets, options.selection)
         try checkDepsExist(selected)
+        let badSources = try sourceProblems(selected)
+        if !badSources.isEmpty { throw SourceError(checks: badSources) }
         store.removeStaleTemporaries()
         let chosen = Set(selected)
         var report = Report()
@@ -277,7 +300,13 @@ public final class Reproducer: @unchecked Sendable {
             return .upToDate
         case let .restore(entries):
             observer.stageRestoring(stage.name, paths: entries.map(\.path))
+            let started = Date()
             for e in entries { try checkout.restore(e) }
+            if let record {
+                let previous = runLog.current(stage: stage.name, lockEntry: RunLog.lockEntryDigest(stage: stage.name, record: record))
+                logRun(stage, record: record, started: started, finished: Date(), exitCode: nil, producedBy: .cache,
+                       original: previous?.originalRunID ?? previous?.runID, fingerprint: nil)
+            }
             return .restored(fromRunCache: false)
         case let .run(reasons):
             reasonsSeen.withLock { $0[stage.name] = reasons }
@@ -299,8 +328,11 @@ public final class Reproducer: @unchecked Sendable {
             if canUseRunCache, let outs = runCache.lookup(fingerprint),
                Set(outs.map(\.path)) == Set(stage.outs.map(\.path)), outs.allSatisfy({ checkout.isRestorable($0.hash) }) {
                 observer.stageRestoring(stage.name, paths: outs.map(\.path), fromRunCache: true)
+                let started = Date()
                 for e in outs { try checkout.restore(e) }
-                try commit(stage, deps: snapshot.deps, params: paramsUsed, outs: outs)
+                let committed = try commit(stage, deps: snapshot.deps, params: paramsUsed, outs: outs)
+                logRun(stage, record: committed, started: started, finished: Date(), exitCode: nil, producedBy: .runCache,
+                       original: runLog.originalRun(fingerprint: fingerprint), fingerprint: nil)
                 return .restored(fromRunCache: true)
             }
 
@@ -340,22 +372,37 @@ public final class Reproducer: @unchecked Sendable {
                 }
                 outs.append(.init(path: out.path, hash: produced))
             }
-            try commit(stage, deps: snapshot.deps, params: paramsUsed, outs: outs)
+            let committed = try commit(stage, deps: snapshot.deps, params: paramsUsed, outs: outs)
             if canUseRunCache { try? runCache.record(fingerprint, outs: outs) }
+            logRun(stage, record: committed, started: result.started, finished: result.finished, exitCode: result.exitCode,
+                   producedBy: .ran, original: nil, fingerprint: canUseRunCache ? fingerprint : nil)
             return .ran
         }
     }
 
     /// Records a stage's result in the lock and writes the lock atomically.
-    func commit(_ stage: Stage, deps: [Lockfile.Entry], params: [String: [String: ParamValue]], outs: [Lockfile.Entry]) throws {
+    @discardableResult
+    func commit(_ stage: Stage, deps: [Lockfile.Entry], params: [String: [String: ParamValue]], outs: [Lockfile.Entry]) throws -> Lockfile.StageRecord {
         let order = pipeline.stages.map(\.name)
-        try lock.withLock { lock in
-            lock.stages[stage.name] = .init(cmd: stage.cmd, deps: deps, params: params, outs: outs)
+        let record = Lockfile.StageRecord(cmd: stage.cmd, deps: deps, params: params, outs: outs)
+        return try lock.withLock { lock in
+            lock.stages[stage.name] = record
             // Stages no longer in the pipeline are dropped from the lock.
             let names = Set(order)
             lock.stages = lock.stages.filter { names.contains($0.key) }
             try fs.writeAtomically(Array(lock.render(order: order).utf8), to: workspace.lockPath)
+            return record
         }
+    }
+
+    /// Keeps the record of a run (for lineage); a failure to write it does not fail the build.
+    func logRun(_ stage: Stage, record: Lockfile.StageRecord, started: Date, finished: Date, exitCode: Int32?,
+                producedBy: RunLog.Record.Production, original: String?, fingerprint: Digest?) {
+        let entry = RunLog.lockEntryDigest(stage: stage.name, record: record)
+        let run = RunLog.Record(runID: RunLog.newRunID(), stage: stage.name, cmd: stage.cmd, wdir: stage.wdir,
+                                started: started, finished: finished, exitCode: exitCode, producedBy: producedBy,
+                                originalRunID: original, lockEntry: entry)
+        try? runLog.save(run, fingerprint: fingerprint)
     }
 
     /// Identity of every file the stage's deps cover.

@@ -19,6 +19,8 @@ public enum StaleReason: Sendable, Hashable, CustomStringConvertible {
     case outModified(path: String, expected: Digest, actual: Digest)
     /// An upstream stage will run, so this stage's inputs may change (early cutoff may still skip it).
     case upstreamStale(stage: String)
+    /// A pinned source this stage reads fails verification (`problem`: mismatch or missing): repro refuses to run.
+    case sourceInvalid(source: String, path: String, problem: String)
 
     /// A stable identifier of the cause, used as `kind` in JSON.
     public var kind: String {
@@ -38,6 +40,7 @@ public enum StaleReason: Sendable, Hashable, CustomStringConvertible {
         case .outMissing: return "out_missing"
         case .outModified: return "out_modified"
         case .upstreamStale: return "upstream_stale"
+        case .sourceInvalid: return "source_invalid"
         }
     }
 
@@ -64,6 +67,8 @@ public enum StaleReason: Sendable, Hashable, CustomStringConvertible {
         case let .outMissing(path): return "out missing: \(path)"
         case let .outModified(path, _, _): return "out modified: \(path)"
         case let .upstreamStale(stage): return "upstream stage '\(stage)' will run"
+        case let .sourceInvalid(source, path, problem):
+            return "source '\(source)' (\(path)) fails verification: \(problem) — repro will refuse to run"
         }
     }
 
@@ -98,6 +103,10 @@ public enum StaleReason: Sendable, Hashable, CustomStringConvertible {
             f["old"] = expected.description
             f["new"] = actual.description
         case let .upstreamStale(stage): f["stage"] = stage
+        case let .sourceInvalid(source, path, problem):
+            f["source"] = source
+            f["path"] = path
+            f["problem"] = problem
         case let .outsChanged(added, removed):
             f["added"] = added.joined(separator: "\n")
             f["removed"] = removed.joined(separator: "\n")

@@ -60,6 +60,6 @@ public struct PathHasher: Sendable {
             state.record(path, stat: stat, digest: digest)
         }
         return StateCache.Entry(digest: digest, inode: stat.inode, size: stat.size, mtimeNs: stat.mtimeNs,
-                                recordedNs: 0, sha256: nil)
+                                recordedNs: 0)
     }
 }

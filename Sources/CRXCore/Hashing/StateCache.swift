@@ -11,9 +11,10 @@ import Foundation
 /// an empty cache — it is only a cache):
 /// ```
 /// crx-state 1
-/// <xxh128 hex>\t<inode>\t<size>\t<mtime ns>\t<recorded ns>\t<sha256 hex or ->\t<escaped path>
+/// <xxh128 hex>\t<inode>\t<size>\t<mtime ns>\t<recorded ns>\t<extras or ->\t<escaped path>
 /// ```
-/// Paths are root-relative with `\\`, `\t`, `\n` escaped.
+/// Paths are root-relative with `\\`, `\t`, `\n` escaped. Extras are facts about the same content
+/// that audit reports asked for, computed in the same read pass: `sha256:<hex>,md5:<hex>,lines:<n>`.
 public final class StateCache: @unchecked Sendable {
     public struct Entry: Sendable, Hashable {
         public var digest: Digest
@@ -21,8 +22,8 @@ public final class StateCache: @unchecked Sendable {
         public var size: Int64
         public var mtimeNs: Int64
         public var recordedNs: Int64
-        /// SHA-256 of the content when some report asked for it (computed in the same read pass).
-        public var sha256: String?
+        /// Other facts about this content (`sha256`, `md5`, `lines`), when some report asked for them.
+        public var extra: [String: String] = [:]
     }
 
     public static let header = "crx-state 1"
@@ -54,14 +55,14 @@ public final class StateCache: @unchecked Sendable {
 
     /// Remembers `digest` for `path` as it is now. `trusted`: no process can still be writing the
     /// file (crx wrote it, or its writer exited), so the racy window does not apply.
-    public func record(_ path: String, stat: FileStat, digest: Digest, sha256: String? = nil, trusted: Bool = false) {
+    public func record(_ path: String, stat: FileStat, digest: Digest, extra: [String: String] = [:], trusted: Bool = false) {
         var now = Int64(Date().timeIntervalSince1970 * 1e9)
         if trusted { now = max(now, stat.mtimeNs + Self.racyWindowNs) }
         table.withLock { state in
-            var sha = sha256
-            if sha == nil, let old = state.entries[path], old.digest == digest { sha = old.sha256 }
+            var facts = extra
+            if let old = state.entries[path], old.digest == digest { facts.merge(old.extra) { new, _ in new } }
             let entry = Entry(digest: digest, inode: stat.inode, size: stat.size, mtimeNs: stat.mtimeNs,
-                              recordedNs: now, sha256: sha)
+                              recordedNs: now, extra: facts)
             if state.entries[path] != entry {
                 state.entries[path] = entry
                 state.dirty = true
@@ -84,10 +85,24 @@ public final class StateCache: @unchecked Sendable {
         var out = Self.header + "\n"
         out.reserveCapacity(entries.count * 120)
         for (path, e) in entries.sorted(by: { $0.key < $1.key }) {
-            out += "\(e.digest.hex)\t\(e.inode)\t\(e.size)\t\(e.mtimeNs)\t\(e.recordedNs)\t\(e.sha256 ?? "-")\t\(Escaping.escape(path))\n"
+            out += "\(e.digest.hex)\t\(e.inode)\t\(e.size)\t\(e.mtimeNs)\t\(e.recordedNs)\t\(Self.render(e.extra))\t\(Escaping.escape(path))\n"
         }
         try LocalFileSystem().writeAtomically(Array(out.utf8), to: file)
         table.withLock { $0.dirty = false }
+    }
+
+    static func render(_ extra: [String: String]) -> String {
+        extra.isEmpty ? "-" : extra.keys.sorted().map { "\($0):\(extra[$0]!)" }.joined(separator: ",")
+    }
+
+    static func parseExtra(_ text: Substring) -> [String: String] {
+        guard text != "-" else { return [:] }
+        var result: [String: String] = [:]
+        for pair in text.split(separator: ",") {
+            let kv = pair.split(separator: ":", maxSplits: 1)
+            if kv.count == 2 { result[String(kv[0])] = String(kv[1]) }
+        }
+        return result
     }
 
     static func parse(_ data: Data) -> [String: Entry]? {
@@ -102,7 +117,7 @@ public final class StateCache: @unchecked Sendable {
             guard f.count == 7, let d = Digest(f[0]), let ino = UInt64(f[1]), let size = Int64(f[2]),
                   let mtime = Int64(f[3]), let rec = Int64(f[4]) else { continue }
             entries[Escaping.unescape(f[6])] = Entry(digest: d, inode: ino, size: size, mtimeNs: mtime,
-                                                     recordedNs: rec, sha256: f[5] == "-" ? nil : String(f[5]))
+                                                     recordedNs: rec, extra: Self.parseExtra(f[5]))
         }
         return entries
     }

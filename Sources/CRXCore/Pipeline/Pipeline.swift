@@ -21,10 +21,13 @@ public struct Pipeline: Sendable {
     public let downstream: [[Int]]
     /// All stages in a dependency order (ties broken by definition order).
     public let order: [Int]
+    /// Pinned raw inputs (the `sources:` section).
+    public let sources: [Source]
 
-    public init(file: String, stages: [Stage]) throws {
+    public init(file: String, stages: [Stage], sources: [Source] = []) throws {
         self.file = file
         self.stages = stages
+        self.sources = sources
         var index: [String: Int] = [:]
         for (i, s) in stages.enumerated() {
             if index[s.name] != nil { throw DefinitionError("duplicate stage name '\(s.name)'", at: s.location) }
@@ -65,6 +68,14 @@ public struct Pipeline: Sendable {
             }
         }
 
+        // A source is a raw input: no stage may produce it.
+        for source in sources {
+            if let o = owners.first(where: { ProjectPath.overlaps(source.path, $0.path) }) {
+                throw DefinitionError("source '\(source.name)' (\(source.path)) is an output of stage '\(stages[o.stage].name)'; "
+                    + "sources are raw inputs that no stage writes", at: source.location)
+            }
+        }
+
         // Edges.
         var up = Array(repeating: [Int](), count: stages.count)
         var down = Array(repeating: [Int](), count: stages.count)
@@ -100,6 +111,11 @@ public struct Pipeline: Sendable {
     }
 
     public subscript(name: String) -> Stage? { index[name].map { stages[$0] } }
+
+    /// The sources a stage reads: those at one of its dep paths or inside a dep directory.
+    public func sources(of stage: Stage) -> [Source] {
+        sources.filter { source in stage.deps.contains { ProjectPath.isInside(source.path, $0.path) } }
+    }
 
     static func topologicalOrder(stages: [Stage], upstream: [[Int]], downstream: [[Int]]) throws -> [Int] {
         var indegree = upstream.map(\.count)

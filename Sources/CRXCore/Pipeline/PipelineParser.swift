@@ -1,6 +1,12 @@
 import Foundation
 import Yams
 
+/// What a pipeline file declares.
+public struct PipelineDefinition: Sendable {
+    public var stages: [Stage]
+    public var sources: [Source]
+}
+
 /// Reads `pipeline.yaml` (DVC's `dvc.yaml` stage schema) into validated `Stage` values.
 ///
 /// Paths in the file are relative to the stage's `wdir`, itself relative to the pipeline file's
@@ -26,7 +32,10 @@ public struct PipelineParser {
         baseDirectory = ProjectPath.parent(file)
     }
 
-    public func parse(_ text: String) throws -> [Stage] {
+    public func parse(_ text: String) throws -> [Stage] { try parseDefinition(text).stages }
+
+    /// The whole file: stages and the `sources:` section (see `SourceParser`).
+    public func parseDefinition(_ text: String) throws -> PipelineDefinition {
         guard let document = try YAMLDocument.compose(text, file: file) else {
             throw DefinitionError("the pipeline file is empty: declare stages under 'stages:'", at: loc(1, 1))
         }
@@ -34,6 +43,7 @@ public struct PipelineParser {
             throw DefinitionError("the pipeline file must be a mapping with a 'stages:' key", at: document.location(in: file))
         }
         var stagesNode: Node?
+        var sources: [Source] = []
         for (key, value) in top {
             let name = try scalarKey(key)
             guard Self.topLevelKeys.contains(name) else {
@@ -41,12 +51,15 @@ public struct PipelineParser {
                                       at: key.location(in: file))
             }
             if name == "stages" { stagesNode = value }
+            if name == "sources" { sources = try SourceParser(file: file, baseDirectory: baseDirectory, root: root).parse(value) }
             if name == "vars" {
                 throw DefinitionError("'vars' templating is not supported yet; expand the values into the stages", at: key.location(in: file))
             }
         }
         guard let stagesNode else { throw DefinitionError("no 'stages:' section", at: document.location(in: file)) }
-        if case .scalar(let s) = stagesNode, s.string.isEmpty || stagesNode.tagName == .null { return [] }
+        if case .scalar(let s) = stagesNode, s.string.isEmpty || stagesNode.tagName == .null {
+            return PipelineDefinition(stages: [], sources: sources)
+        }
         guard case let .mapping(stageMap) = stagesNode else {
             throw DefinitionError("'stages' must be a mapping of stage names to stage definitions", at: stagesNode.location(in: file))
         }
@@ -54,7 +67,7 @@ public struct PipelineParser {
         for (key, value) in stageMap {
             stages.append(try parseStage(name: try scalarKey(key), keyNode: key, node: value))
         }
-        return stages
+        return PipelineDefinition(stages: stages, sources: sources)
     }
 
     private func loc(_ line: Int, _ column: Int) -> SourceLocation { SourceLocation(file: file, line: line, column: column) }

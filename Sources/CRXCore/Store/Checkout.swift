@@ -20,16 +20,16 @@ public struct Checkout: Sendable {
         let absolute = ProjectPath.join(root, path)
         guard let st = fs.stat(absolute) else { return nil }
         if st.kind != .directory {
-            let (digest, size) = try store.insert(file: absolute)
-            remember(path, digest: digest)
-            return PathDigest(digest: digest, size: size)
+            let stored = try store.insert(file: absolute)
+            remember(path, digest: stored.digest, extra: ["sha256": stored.sha256])
+            return PathDigest(digest: stored.digest, size: stored.size)
         }
         var entries: [DirectoryManifest.Entry] = []
         for relative in try fs.listFiles(under: absolute) {
             let file = path + "/" + relative
-            let (digest, size) = try store.insert(file: ProjectPath.join(root, file))
-            remember(file, digest: digest)
-            entries.append(.init(path: relative, digest: digest, size: size))
+            let stored = try store.insert(file: ProjectPath.join(root, file))
+            remember(file, digest: stored.digest, extra: ["sha256": stored.sha256])
+            entries.append(.init(path: relative, digest: stored.digest, size: stored.size))
         }
         let manifest = DirectoryManifest(entries: entries)
         let digest = try store.insert(bytes: manifest.bytes)
@@ -73,8 +73,8 @@ public struct Checkout: Sendable {
 
     /// Records a file crx itself just wrote (or that a finished command wrote) in the state cache.
     /// No process is writing it any more, so the racy-mtime window does not apply.
-    private func remember(_ path: String, digest: Digest) {
+    private func remember(_ path: String, digest: Digest, extra: [String: String] = [:]) {
         guard let st = fs.stat(ProjectPath.join(root, path)) else { return }
-        state.record(path, stat: st, digest: digest, trusted: true)
+        state.record(path, stat: st, digest: digest, extra: extra, trusted: true)
     }
 }

@@ -36,11 +36,18 @@ public struct LocalObjectStore: ObjectStore {
 
     public func contains(_ digest: Digest) -> Bool { access(objectPath(digest), F_OK) == 0 }
 
-    public func insert(file path: String) throws -> (digest: Digest, size: Int64) {
+    public func insert(file path: String) throws -> StoredFile {
         let size = LocalFileSystem().stat(path)?.size ?? 0
         let cores = Int32(ProcessInfo.processInfo.activeProcessorCount)
         let workers: Int32 = size >= multithreadThreshold && cores > 1 ? cores : 0
-        return try writeObject(workers: workers) { feed in try FileHasher.stream(path: path) { try feed($0) } }
+        let sha = CryptoHasher(.sha256)
+        let (digest, stored) = try writeObject(workers: workers) { feed in
+            try FileHasher.stream(path: path) { chunk in
+                sha.update(chunk)
+                try feed(chunk)
+            }
+        }
+        return StoredFile(digest: digest, size: stored, sha256: sha.finalize())
     }
 
     @discardableResult

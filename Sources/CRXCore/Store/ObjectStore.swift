@@ -4,9 +4,9 @@
 /// verified: a store never hands out bytes whose digest differs from the key.
 public protocol ObjectStore: Sendable {
     func contains(_ digest: Digest) -> Bool
-    /// Stores the file at an absolute path in one read pass (hash and compress together) and
-    /// returns its digest and size.
-    func insert(file path: String) throws -> (digest: Digest, size: Int64)
+    /// Stores the file at an absolute path in one read pass (XXH3, SHA-256 and compression
+    /// together) and returns what it learnt.
+    func insert(file path: String) throws -> StoredFile
     /// Stores a small blob (e.g. a directory manifest).
     @discardableResult func insert(bytes: [UInt8]) throws -> Digest
     /// Writes the verified content of `digest` to the absolute `path` atomically.
@@ -17,6 +17,14 @@ public protocol ObjectStore: Sendable {
     func verify(_ digest: Digest) -> ObjectHealth
     /// Every object's digest.
     func allDigests() throws -> [Digest]
+}
+
+/// What storing a file established about it.
+public struct StoredFile: Sendable, Hashable {
+    public var digest: Digest
+    public var size: Int64
+    /// SHA-256 (hex) of the content, for audit reports.
+    public var sha256: String
 }
 
 public enum ObjectHealth: Sendable, Equatable {

@@ -80,8 +80,20 @@ struct Repro: ParsableCommand {
                 reproducer.interrupt()
                 executor.cancelAll(signal: signal)
             }
-            let report = try reproducer.run(options, executor: executor, observer: observer)
+            let report: Reproducer.Report
+            do {
+                report = try reproducer.run(options, executor: executor, observer: observer)
+            } catch let error as SourceError {
+                // Nothing ran; the ingestion report still records what was found.
+                try? reproducer.audit.writeIngestion(reproducer.audit.verify())
+                throw error
+            }
             sink.flush()
+            do {
+                try reproducer.audit.afterRepro(lock: reproducer.lockfile)
+            } catch {
+                Printer.err("crx: warning: could not write the audit reports: \(error)")
+            }
             withExtendedLifetime(signals) {}
             render(report)
             if report.interrupted { throw ExitCode(signals.lastSignal == SIGTERM ? 143 : 130) }

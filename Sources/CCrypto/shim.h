@@ -1,0 +1,4 @@
+#ifndef CRX_CCRYPTO_SHIM_H
+#define CRX_CCRYPTO_SHIM_H
+#include <openssl/evp.h>
+#endif

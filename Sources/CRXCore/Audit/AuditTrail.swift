@@ -1,0 +1,122 @@
+import Foundation
+
+/// The audit verbs: verify sources, write `reports/ingestion.json`, `reports/lineage.json` and
+/// `reports/freshness.json`. Used after every repro and by `crx sources`, `crx lineage`,
+/// `crx freshness`.
+public struct AuditTrail: Sendable {
+    public let workspace: Workspace
+    public let pipeline: Pipeline
+    public let state: StateCache
+    public let ledger: SourceLedger
+    public let runLog: RunLog
+
+    public init(workspace: Workspace, pipeline: Pipeline, state: StateCache) {
+        self.workspace = workspace
+        self.pipeline = pipeline
+        self.state = state
+        ledger = SourceLedger(file: workspace.crxDirectory + "/state/sources.v1.json")
+        runLog = workspace.runLog()
+    }
+
+    public var reportsDirectory: String { workspace.root + "/reports" }
+    public var ingestionPath: String { reportsDirectory + "/ingestion.json" }
+    public var lineagePath: String { reportsDirectory + "/lineage.json" }
+    public var freshnessPath: String { reportsDirectory + "/freshness.json" }
+
+    var auditor: FileAuditor { FileAuditor(root: workspace.root, state: state) }
+
+    /// Checks `sources` (default: all) against their pins.
+    public func verify(_ sources: [Source]? = nil, now: Date = AuditClock.now()) throws -> [SourceCheck] {
+        let checks = try SourceVerifier(auditor: auditor, ledger: ledger).check(sources ?? pipeline.sources, now: now)
+        try? ledger.save()
+        return checks
+    }
+
+    /// Writes `reports/ingestion.json` for every source (no-op when the pipeline has none).
+    @discardableResult
+    public func writeIngestion(_ checks: [SourceCheck], now: Date = AuditClock.now()) throws -> [String: Any]? {
+        guard !pipeline.sources.isEmpty else { return nil }
+        let report = IngestionReport.build(checks: checks, pipelineFile: pipeline.file, previous: JSONReport.read(ingestionPath), now: now)
+        try JSONReport.write(report, to: ingestionPath)
+        return report
+    }
+
+    /// Builds and writes `reports/lineage.json`.
+    @discardableResult
+    public func writeLineage(lock: Lockfile, checks: [SourceCheck], now: Date = AuditClock.now()) throws -> [String: Any] {
+        let lineage = try Lineage(workspace: workspace, pipeline: pipeline, lock: lock, auditor: auditor, runLog: runLog,
+                                  sourceChecks: checks).build(now: now, previous: JSONReport.read(lineagePath))
+        try JSONReport.write(lineage, to: lineagePath)
+        try? state.save()
+        return lineage
+    }
+
+    /// After a repro: verify every source, write ingestion and lineage.
+    public func afterRepro(lock: Lockfile) throws {
+        let now = AuditClock.now()
+        let checks = try verify(now: now)
+        try writeIngestion(checks, now: now)
+        try writeLineage(lock: lock, checks: checks, now: now)
+    }
+
+    /// Evaluates freshness and writes `reports/freshness.json`.
+    public func freshness(maxAgeHours: Double?) throws -> (results: [FreshnessReport.Result], report: [String: Any]) {
+        let now = AuditClock.now()
+        let checks = try verify(now: now)
+        let results = FreshnessReport.evaluate(checks, now: now, maxAgeHours: maxAgeHours)
+        let report = FreshnessReport.build(results, project: (workspace.root as NSString).lastPathComponent, now: now)
+        try JSONReport.write(report, to: freshnessPath)
+        return (results, report)
+    }
+
+    /// `crx sources pin NAME…`: rewrites each source's checksum in the pipeline file to the file's
+    /// current content, keeping every other byte (formatting, comments), and records the previous
+    /// pin in `reports/ingestion.json`.
+    public func pin(_ names: [String]) throws -> [(name: String, old: Checksum, new: Checksum)] {
+        let fs = LocalFileSystem()
+        let file = ProjectPath.join(workspace.root, pipeline.file)
+        var text = String(decoding: try fs.readFile(file), as: UTF8.self)
+        var changes: [(String, Checksum, Checksum)] = []
+        let now = AuditClock.now()
+        // Edit from the bottom of the file up so earlier positions stay valid.
+        let chosen = try names.map { name -> Source in
+            guard let s = pipeline.sources.first(where: { $0.name == name }) else {
+                throw DefinitionError("unknown source '\(name)'; sources: \(pipeline.sources.map(\.name).joined(separator: ", "))")
+            }
+            return s
+        }.sorted { ($0.checksumLocation.line, $0.checksumLocation.column) > ($1.checksumLocation.line, $1.checksumLocation.column) }
+        for source in chosen {
+            guard let facts = try auditor.facts(source.path, md5: source.checksum.algorithm == .md5), facts.nfiles == nil else {
+                throw IOError("read source '\(source.name)'", path: source.path, errno: ENOENT)
+            }
+            let hex = switch source.checksum.algorithm {
+            case .sha256: facts.sha256
+            case .md5: facts.md5 ?? ""
+            case .xxh128: facts.xxh128.hex
+            }
+            let new = Checksum(algorithm: source.checksum.algorithm, hex: hex)
+            text = try Self.replaceScalar(in: text, at: source.checksumLocation, old: source.checksum, new: new)
+            changes.append((source.name, source.checksum, new))
+        }
+        try fs.writeAtomically(Array(text.utf8), to: file)
+        var report = JSONReport.read(ingestionPath) ?? [:]
+        for (name, old, new) in changes where old != new {
+            IngestionReport.recordPin(in: &report, source: name, old: old.description, new: new.description, at: now)
+        }
+        try JSONReport.write(report, to: ingestionPath)
+        return changes.reversed()
+    }
+
+    /// Replaces the checksum scalar that starts at `location` (1-based line/column), quoted or not.
+    static func replaceScalar(in text: String, at location: SourceLocation, old: Checksum, new: Checksum) throws -> String {
+        var lines = text.components(separatedBy: "\n")
+        guard location.line - 1 < lines.count else { throw DefinitionError("checksum position out of range", at: location) }
+        var line = lines[location.line - 1]
+        guard let range = line.range(of: old.description, options: .caseInsensitive) else {
+            throw DefinitionError("cannot find the checksum '\(old)' to replace on this line", at: location)
+        }
+        line.replaceSubrange(range, with: new.description)
+        lines[location.line - 1] = line
+        return lines.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,107 @@
+import Foundation
+
+/// The record of every stage run, kept so lineage stays accurate after restores, partial repros
+/// and crashes.
+///
+/// ```
+/// .crx/runs/<run id>.json      one record per run (UUID): stage, cmd, wdir, times, exit code, how
+///                              the outputs came to be (ran / run-cache / cache) and from which run
+/// .crx/runs/index.json         stage → {run_id, lock_entry}: the run behind the current lock entry
+/// .crx/runs/fingerprints/<fp>  run-cache fingerprint → the run that first built it
+/// ```
+/// A record whose `lock_entry` no longer matches the stage's lock entry is not used (the lock came
+/// from elsewhere, e.g. git).
+public final class RunLog: @unchecked Sendable {
+    public struct Record: Sendable {
+        public enum Production: String, Sendable { case ran, runCache = "run_cache", cache }
+        public var runID: String
+        public var stage: String
+        public var cmd: [String]
+        public var wdir: String
+        public var started: Date
+        public var finished: Date
+        public var exitCode: Int32?
+        public var producedBy: Production
+        public var originalRunID: String?
+        public var lockEntry: String
+        public var executor: String
+
+        var json: [String: Any] {
+            ["run_id": runID, "stage": stage, "cmd": cmd, "wdir": wdir.isEmpty ? "." : wdir,
+             "started_at": AuditClock.iso(started), "finished_at": AuditClock.iso(finished),
+             "duration_s": (finished.timeIntervalSince(started) * 1000).rounded() / 1000,
+             "exit_code": JSONReport.orNull(exitCode.map { Int($0) }), "produced_by": producedBy.rawValue,
+             "original_run_id": JSONReport.orNull(originalRunID), "lock_entry": lockEntry, "executor": executor]
+        }
+
+        init(runID: String, stage: String, cmd: [String], wdir: String, started: Date, finished: Date, exitCode: Int32?,
+             producedBy: Production, originalRunID: String?, lockEntry: String, executor: String = "local") {
+            self.runID = runID
+            self.stage = stage
+            self.cmd = cmd
+            self.wdir = wdir
+            self.started = started
+            self.finished = finished
+            self.exitCode = exitCode
+            self.producedBy = producedBy
+            self.originalRunID = originalRunID
+            self.lockEntry = lockEntry
+            self.executor = executor
+        }
+
+        init?(json: [String: Any]) {
+            guard let runID = json["run_id"] as? String, let stage = json["stage"] as? String,
+                  let started = (json["started_at"] as? String).flatMap(AuditClock.parse),
+                  let finished = (json["finished_at"] as? String).flatMap(AuditClock.parse),
+                  let produced = (json["produced_by"] as? String).flatMap(Production.init(rawValue:)),
+                  let entry = json["lock_entry"] as? String else { return nil }
+            self.init(runID: runID, stage: stage, cmd: json["cmd"] as? [String] ?? [], wdir: json["wdir"] as? String ?? ".",
+                      started: started, finished: finished, exitCode: (json["exit_code"] as? Int).map(Int32.init),
+                      producedBy: produced, originalRunID: json["original_run_id"] as? String, lockEntry: entry,
+                      executor: json["executor"] as? String ?? "local")
+        }
+    }
+
+    let directory: String
+    private let index: Protected<[String: [String: String]]>
+
+    public init(directory: String) {
+        self.directory = directory
+        index = Protected((JSONReport.read(directory + "/index.json") as? [String: [String: String]]) ?? [:])
+    }
+
+    /// A stable digest of a stage's lock entry (what the run produced, from what).
+    public static func lockEntryDigest(stage: String, record: Lockfile.StageRecord) -> String {
+        XXH3Hasher.digest(Lockfile(stages: [stage: record]).render(order: [stage])).hex
+    }
+
+    public static func newRunID() -> String { UUID().uuidString.lowercased() }
+
+    public func save(_ record: Record, fingerprint: Digest? = nil) throws {
+        try JSONReport.write(record.json, to: "\(directory)/\(record.runID).json")
+        if let fingerprint, record.producedBy == .ran {
+            try LocalFileSystem().writeAtomically(Array(record.runID.utf8), to: "\(directory)/fingerprints/\(fingerprint.hex)")
+        }
+        let snapshot = index.withLock { table -> [String: [String: String]] in
+            table[record.stage] = ["run_id": record.runID, "lock_entry": record.lockEntry]
+            return table
+        }
+        try JSONReport.write(snapshot, to: directory + "/index.json")
+    }
+
+    /// The run that first built a run-cache fingerprint.
+    public func originalRun(fingerprint: Digest) -> String? {
+        (try? String(contentsOfFile: "\(directory)/fingerprints/\(fingerprint.hex)", encoding: .utf8))
+    }
+
+    /// The run behind a stage's current lock entry, if this machine recorded it.
+    public func current(stage: String, lockEntry: String) -> Record? {
+        guard let e = index.snapshot[stage], e["lock_entry"] == lockEntry, let id = e["run_id"],
+              let json = JSONReport.read("\(directory)/\(id).json") else { return nil }
+        return Record(json: json)
+    }
+
+    public func record(id: String) -> Record? {
+        JSONReport.read("\(directory)/\(id).json").flatMap(Record.init(json:))
+    }
+}
