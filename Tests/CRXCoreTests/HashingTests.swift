@@ -92,3 +92,46 @@ import Testing
         #expect(DirectoryManifest(bytes: Array("nope".utf8)) == nil)
     }
 }
+
+@Suite struct AuditDigestTests {
+    @Test func cryptoDigestsMatchPublishedVectors() {
+        #expect(CryptoHasher.hex(.sha256, of: Array("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(CryptoHasher.hex(.md5, of: Array("abc".utf8)) == "900150983cd24fb0d6963f7d28e17f72")
+    }
+
+    @Test func checksumsAndDurationsParse() {
+        #expect(Checksum("sha256:" + String(repeating: "A", count: 64))?.hex == String(repeating: "a", count: 64))
+        #expect(Checksum("sha256:abc") == nil)
+        #expect(Checksum("crc32:" + String(repeating: "0", count: 32)) == nil)
+        #expect(Checksum("md5:900150983cd24fb0d6963f7d28e17f72")?.algorithm == .md5)
+        #expect(FreshnessSLA.Duration("24h")?.seconds == 86400)
+        #expect(FreshnessSLA.Duration("7d")?.seconds == 604_800)
+        #expect(FreshnessSLA.Duration("30m")?.seconds == 1800)
+        #expect(FreshnessSLA.Duration("2w")?.period == .week)
+        #expect(FreshnessSLA.Duration("soon") == nil)
+    }
+
+    @Test func fileFactsComeFromOneReadAndAreRemembered() throws {
+        let dir = TempDir()
+        dir.write("a.csv", "x,y\n1,2\n3,4")
+        let state = StateCache(file: nil)
+        let auditor = FileAuditor(root: dir.path, state: state)
+        let facts = try #require(try auditor.facts("a.csv", md5: true))
+        #expect(facts.lines == 3)
+        #expect(facts.sha256 == CryptoHasher.hex(.sha256, of: Array("x,y\n1,2\n3,4".utf8)))
+        #expect(facts.md5 == CryptoHasher.hex(.md5, of: Array("x,y\n1,2\n3,4".utf8)))
+        #expect(facts.xxh128 == XXH3Hasher.digest("x,y\n1,2\n3,4"))
+        // Remembered per identity: a (trusted) lying entry proves the file is not read again.
+        let st = try #require(LocalFileSystem().stat(dir.path + "/a.csv"))
+        state.record("a.csv", stat: st, digest: facts.xxh128, extra: ["sha256": "feed", "lines": "3"], trusted: true)
+        #expect(try auditor.facts("a.csv")?.sha256 == "feed")
+    }
+
+    @Test func pinReplacesOnlyTheChecksum() throws {
+        let old = Checksum(algorithm: .md5, hex: String(repeating: "0", count: 32))
+        let new = Checksum(algorithm: .md5, hex: String(repeating: "f", count: 32))
+        let text = "sources:\n  s:\n    checksum: \"\(old)\"  # note\n"
+        let out = try AuditTrail.replaceScalar(in: text, at: SourceLocation(file: "p", line: 3, column: 15), old: old, new: new)
+        #expect(out == "sources:\n  s:\n    checksum: \"\(new)\"  # note\n")
+    }
+}

@@ -279,13 +279,16 @@ final class Project: @unchecked Sendable {
     }
 
     /// Starts crx in the project directory without waiting for it.
-    func start(_ arguments: [String], in directory: String? = nil) throws -> RunningCRX {
+    func start(_ arguments: [String], in directory: String? = nil, environment: [String: String] = [:]) throws -> RunningCRX {
         let (outURL, errURL) = nextIO()
         _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
         _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: CRXBinary.path)
         process.arguments = arguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        }
         process.currentDirectoryURL = directory.map { url($0) } ?? root
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = try FileHandle(forWritingTo: outURL)
@@ -298,9 +301,9 @@ final class Project: @unchecked Sendable {
     /// Runs crx in the project directory and waits for it.
     func crx(_ arguments: String..., timeout: TimeInterval = 30) -> RunResult { crx(arguments, timeout: timeout) }
 
-    func crx(_ arguments: [String], timeout: TimeInterval = 30) -> RunResult {
+    func crx(_ arguments: [String], timeout: TimeInterval = 30, environment: [String: String] = [:]) -> RunResult {
         do {
-            return try start(arguments).wait(timeout: timeout)
+            return try start(arguments, environment: environment).wait(timeout: timeout)
         } catch {
             return RunResult(arguments: arguments, exitCode: -1, stdout: "", stderr: "cannot start \(CRXBinary.path): \(error)",
                              duration: 0, timedOut: false)

@@ -10,12 +10,13 @@ public struct AuditTrail: Sendable {
     public let ledger: SourceLedger
     public let runLog: RunLog
 
-    public init(workspace: Workspace, pipeline: Pipeline, state: StateCache) {
+    /// `runLog`: the log the runs being reported were recorded in (default: read from disk now).
+    public init(workspace: Workspace, pipeline: Pipeline, state: StateCache, runLog: RunLog? = nil) {
         self.workspace = workspace
         self.pipeline = pipeline
         self.state = state
         ledger = SourceLedger(file: workspace.crxDirectory + "/state/sources.v1.json")
-        runLog = workspace.runLog()
+        self.runLog = runLog ?? workspace.runLog()
     }
 
     public var reportsDirectory: String { workspace.root + "/reports" }

@@ -78,7 +78,7 @@ public final class Reproducer: @unchecked Sendable {
         checkout = Checkout(root: workspace.root, store: store, state: state)
         lock = Protected(try workspace.loadLock())
         runLog = workspace.runLog()
-        audit = AuditTrail(workspace: workspace, pipeline: pipeline, state: state)
+        audit = AuditTrail(workspace: workspace, pipeline: pipeline, state: state, runLog: runLog)
     }
 
     /// Verifies the pinned sources the selected stages read; returns the failing checks.
@@ -101,7 +101,9 @@ public final class Reproducer: @unchecked Sendable {
         for i in selected {
             let stage = pipeline.stages[i]
             if !stage.frozen { _ = try inspector.paramValues(stage) }
-            for dep in stage.deps where pipeline.producer(of: dep.path) == nil && !pipeline.stages.contains(where: { s in
+            // Pinned sources are checked by `sourceProblems` (exit 1, with expected vs actual).
+            for dep in stage.deps where !pipeline.sources.contains(where: { $0.path == dep.path })
+                && pipeline.producer(of: dep.path) == nil && !pipeline.stages.contains(where: { s in
                 s.outs.contains { ProjectPath.isInside($0.path, dep.path) }
             }) {
                 if fs.stat(ProjectPath.join(workspace.root, dep.path)) == nil {
