@@ -72,7 +72,7 @@ public struct Lineage: Sendable {
             var params: [String: Any] = [:]
             for (file, values) in record.params {
                 var kv: [String: Any] = [:]
-                for (k, v) in values { kv[k] = Self.jsonValue(v) }
+                for (k, v) in values { kv[k] = v.jsonObject }
                 params[file] = kv
             }
             for out in record.outs {
@@ -100,7 +100,7 @@ public struct Lineage: Sendable {
             ] as [String: Any])
         })
         let pipelineBytes = (try? LocalFileSystem().readFile(ProjectPath.join(workspace.root, pipeline.file))) ?? []
-        let git = Self.gitState(workspace.root)
+        let git = Git(root: workspace.root).state
         return [
             "schema_version": Self.schema, "crx_version": CRXVersion.string, "generated_at": AuditClock.iso(now),
             "project": projectName,
@@ -111,41 +111,10 @@ public struct Lineage: Sendable {
         ]
     }
 
-    static func jsonValue(_ v: ParamValue) -> Any {
-        switch v {
-        case .null: return NSNull()
-        case let .bool(b): return b
-        case let .int(i): return i
-        case let .double(d): return d.isFinite ? d : v.canonical
-        case let .string(s): return s
-        case let .list(items): return items.map(jsonValue)
-        case let .dict(map): return map.mapValues(jsonValue)
-        }
-    }
-
     /// A UUID-shaped id derived from a digest (for runs recorded elsewhere).
     static func uuid(fromHex hex: String) -> String {
         let h = Array(hex.prefix(32))
         return "\(String(h[0 ..< 8]))-\(String(h[8 ..< 12]))-\(String(h[12 ..< 16]))-\(String(h[16 ..< 20]))-\(String(h[20 ..< 32]))"
-    }
-
-    /// HEAD and whether tracked files differ from it; nil outside a git work tree.
-    static func gitState(_ root: String) -> (commit: String, dirty: Bool)? {
-        func git(_ args: [String]) -> String? {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            p.arguments = ["git", "-C", root] + args
-            let out = Pipe()
-            p.standardOutput = out
-            p.standardError = FileHandle.nullDevice
-            do { try p.run() } catch { return nil }
-            let data = out.fileHandleForReading.readDataToEndOfFile()
-            p.waitUntilExit()
-            return p.terminationStatus == 0 ? String(decoding: data, as: UTF8.self) : nil
-        }
-        guard let head = git(["rev-parse", "HEAD"])?.trimmingCharacters(in: .whitespacesAndNewlines), !head.isEmpty else { return nil }
-        let status = git(["status", "--porcelain", "--untracked-files=no"]) ?? ""
-        return (head, !status.isEmpty)
     }
 
     // MARK: reading a lineage

@@ -40,7 +40,8 @@ public struct Verifier: Sendable {
     }
 
     /// Verifies the objects the lock records for the given stages (directory manifests and their files).
-    public func verify(lock: Lockfile, stages: [String]) -> Result {
+    /// Outputs the pipeline declares `cache: false` have no object and are skipped.
+    public func verify(lock: Lockfile, stages: [String], pipeline: Pipeline? = nil) -> Result {
         var result = Result()
         var seen: Set<Digest> = []
         func check(_ d: Digest, path: String, stage: String) -> ObjectHealth {
@@ -53,6 +54,7 @@ public struct Verifier: Sendable {
         for name in stages {
             guard let record = lock.stages[name] else { continue }
             for out in record.outs {
+                if let declared = pipeline?[name]?.outs.first(where: { $0.path == out.path }), !declared.cache { continue }
                 guard check(out.hash.digest, path: out.path, stage: name) == .ok, out.hash.isDirectory,
                       let manifest = try? DirectoryManifest(bytes: store.read(out.hash.digest)) else { continue }
                 for e in manifest.entries { _ = check(e.digest, path: out.path + "/" + e.path, stage: name) }

@@ -23,14 +23,14 @@ struct Verify: ParsableCommand {
                 var all = try verifier.verifyAll()
                 // Objects the lock needs but the cache lacks are problems too.
                 if let pipeline = try? workspace.loadPipeline() {
-                    let needed = verifier.verify(lock: try workspace.loadLock(), stages: pipeline.stages.map(\.name))
+                    let needed = verifier.verify(lock: try workspace.loadLock(), stages: pipeline.stages.map(\.name), pipeline: pipeline)
                     all.problems += needed.problems.filter { $0.health == .missing }
                 }
                 result = all
             } else {
                 let pipeline = try workspace.loadPipeline()
                 let names = try pipeline.resolve(targets: stages).map { pipeline.stages[$0].name }
-                result = verifier.verify(lock: try workspace.loadLock(), stages: names)
+                result = verifier.verify(lock: try workspace.loadLock(), stages: names, pipeline: pipeline)
             }
             if json {
                 Printer.json(["checked": result.checked, "problems": result.problems.map {

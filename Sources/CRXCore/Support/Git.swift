@@ -1,0 +1,49 @@
+import Foundation
+
+/// Reading a project's files at git revisions, without touching the work tree (`git show REV:path`).
+public struct Git: Sendable {
+    /// The project root (any directory inside the work tree).
+    public let root: String
+
+    public init(root: String) { self.root = root }
+
+    /// Runs git in the project root; stdout when it exits 0, else nil.
+    public func run(_ arguments: [String]) -> Data? {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["git", "-C", root] + arguments
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = FileHandle.nullDevice
+        p.standardInput = FileHandle.nullDevice
+        do { try p.run() } catch { return nil }
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return p.terminationStatus == 0 ? data : nil
+    }
+
+    func text(_ arguments: [String]) -> String? {
+        run(arguments).map { String(decoding: $0, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) }
+    }
+
+    /// HEAD and whether tracked files differ from it; nil outside a git work tree.
+    public var state: (commit: String, dirty: Bool)? {
+        guard let head = text(["rev-parse", "HEAD"]), !head.isEmpty else { return nil }
+        let status = text(["status", "--porcelain", "--untracked-files=no"]) ?? ""
+        return (head, !status.isEmpty)
+    }
+
+    /// The content of a root-relative path at `revision`; nil when it does not exist there.
+    public func show(_ path: String, at revision: String) throws -> Data? {
+        guard text(["rev-parse", "--verify", "--quiet", revision + "^{commit}"]) != nil else {
+            throw DefinitionError("'\(revision)' is not a git revision of this repository")
+        }
+        let prefix = text(["rev-parse", "--show-prefix"]) ?? ""
+        return run(["show", "\(revision):\(prefix)\(path)"])
+    }
+
+    /// Every commit reachable from any ref.
+    public func allCommits() -> [String] {
+        (text(["rev-list", "--all"]) ?? "").split(separator: "\n").map(String.init)
+    }
+}

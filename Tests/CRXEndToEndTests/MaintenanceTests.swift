@@ -1,0 +1,88 @@
+// `crx gc`, `crx params diff`, `crx metrics show/diff` through the built binary, in a git repository.
+import Foundation
+import Testing
+@testable import CRXCore
+
+@Suite struct MaintenanceTests {
+    static let pipeline = """
+    stages:
+      train:
+        cmd: >-
+          printf '{"auc": %s}' "$(cat lr.txt)" > metrics.json && cp lr.txt model.txt
+        deps: [lr.txt]
+        params: [train.lr, train.depth]
+        outs: [model.txt]
+        metrics: [{metrics.json: {cache: false}}]
+    """
+
+    func git(_ p: Project, _ args: String...) throws {
+        let proc = Process()
+        proc.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        proc.arguments = ["git", "-C", p.root.path, "-c", "user.email=t@example.com", "-c", "user.name=t"] + args
+        proc.standardOutput = FileHandle.nullDevice
+        proc.standardError = FileHandle.nullDevice
+        try proc.run()
+        proc.waitUntilExit()
+        #expect(proc.terminationStatus == 0, "git \(args)")
+    }
+
+    func project() throws -> Project {
+        let p = try Project(["pipeline.yaml": Self.pipeline, "lr.txt": "0.5", "params.yaml": "train:\n  lr: 0.1\n  depth: 3\n"])
+        try git(p, "init", "-q")
+        #expect(try p.repro().exitCode == 0)
+        try git(p, "add", "pipeline.yaml", "params.yaml", "lr.txt", "pipeline.lock", "metrics.json")
+        try git(p, "commit", "-qm", "first")
+        return p
+    }
+
+    @Test func gcKeepsWhatLocksReferenceAndRemovesTheRest() throws {
+        let p = try project()
+        let firstModel = try #require(try p.lockfile().stages["train"]?.outs.first { $0.path == "model.txt" }?.hash.digest)
+        p.write("lr.txt", "0.7")
+        #expect(try p.repro().ran == ["train"])
+        let dry = p.crx("gc", "--dry-run")
+        #expect(dry.exitCode == 0)
+        #expect(dry.stdout.contains("would remove \(firstModel)"), "\(dry)")
+        let store = LocalObjectStore(directory: p.absolute(".crx/cache"))
+        #expect(store.contains(firstModel), "--dry-run removes nothing")
+        // --rev HEAD keeps the committed lock's objects.
+        #expect(p.crx("gc", "--rev", "HEAD").exitCode == 0)
+        #expect(store.contains(firstModel))
+        #expect(p.crx("gc").exitCode == 0)
+        #expect(!store.contains(firstModel))
+        #expect(p.crx("verify").exitCode == 0)
+        // what the workspace lock needs is still there: delete the output and restore it
+        p.remove("model.txt")
+        #expect(p.crx("checkout").exitCode == 0)
+        #expect(p.read("model.txt") == "0.7")
+    }
+
+    @Test func paramsDiffAgainstHead() throws {
+        let p = try project()
+        p.write("params.yaml", "train:\n  depth: 3\n  lr: 0.25\n")
+        let r = p.crx("params", "diff", "--json")
+        #expect(r.exitCode == 0, "\(r)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: [String: [String: Any]]])
+        let lr = try #require(json["params.yaml"]?["train.lr"])
+        #expect(lr["old"] as? Double == 0.1 && lr["new"] as? Double == 0.25)
+        #expect(abs((lr["diff"] as? Double ?? 0) - 0.15) < 1e-9)
+        #expect(json["params.yaml"]?["train.depth"] == nil, "unchanged keys are not listed")
+        let md = p.crx("params", "diff", "--md")
+        #expect(md.stdout.contains("| params.yaml | train.lr | 0.1 | 0.25 |"), "\(md)")
+        #expect(p.crx("params", "diff", "nosuchrev").exitCode == 2)
+    }
+
+    @Test func metricsShowAndDiff() throws {
+        let p = try project()
+        let show = p.crx("metrics", "show", "--json")
+        let shown = try #require(try JSONSerialization.jsonObject(with: Data(show.stdout.utf8)) as? [String: [String: Any]])
+        #expect(shown["metrics.json"]?["auc"] as? Double == 0.5)
+        p.write("lr.txt", "0.75")
+        #expect(try p.repro().ran == ["train"])
+        let diff = p.crx("metrics", "diff", "--json")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(diff.stdout.utf8)) as? [String: [String: [String: Any]]])
+        #expect(json["metrics.json"]?["auc"]?["old"] as? Double == 0.5)
+        #expect(json["metrics.json"]?["auc"]?["new"] as? Double == 0.75)
+        #expect(json["metrics.json"]?["auc"]?["diff"] as? Double == 0.25)
+    }
+}
