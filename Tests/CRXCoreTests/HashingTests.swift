@@ -116,7 +116,7 @@ import Testing
         dir.write("a.csv", "x,y\n1,2\n3,4")
         let state = StateCache(file: nil)
         let auditor = FileAuditor(root: dir.path, state: state)
-        let facts = try #require(try auditor.facts("a.csv", md5: true))
+        let facts = try #require(try auditor.facts("a.csv", md5: true, lines: true))
         #expect(facts.lines == 3)
         #expect(facts.sha256 == CryptoHasher.hex(.sha256, of: Array("x,y\n1,2\n3,4".utf8)))
         #expect(facts.md5 == CryptoHasher.hex(.md5, of: Array("x,y\n1,2\n3,4".utf8)))
@@ -124,7 +124,7 @@ import Testing
         // Remembered per identity: a (trusted) lying entry proves the file is not read again.
         let st = try #require(LocalFileSystem().stat(dir.path + "/a.csv"))
         state.record("a.csv", stat: st, digest: facts.xxh128, extra: ["sha256": "feed", "lines": "3"], trusted: true)
-        #expect(try auditor.facts("a.csv")?.sha256 == "feed")
+        #expect(try auditor.facts("a.csv", lines: true)?.sha256 == "feed")
     }
 
     @Test func pinReplacesOnlyTheChecksum() throws {

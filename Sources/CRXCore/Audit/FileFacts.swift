@@ -30,8 +30,10 @@ public struct FileAuditor: Sendable {
         self.state = state
     }
 
-    /// Facts about a root-relative path; nil when it does not exist.
-    public func facts(_ path: String, md5: Bool = false) throws -> FileFacts? {
+    /// Facts about a root-relative path; nil when it does not exist. `lines` and `md5` are asked
+    /// for explicitly (sources need them; artefacts only need their SHA-256, which caching an
+    /// output already remembered — so lineage reads nothing again).
+    public func facts(_ path: String, md5: Bool = false, lines wantLines: Bool = false) throws -> FileFacts? {
         let absolute = ProjectPath.join(root, path)
         guard let st = fs.stat(absolute) else { return nil }
         let modified = Date(timeIntervalSince1970: Double(st.mtimeNs) / 1e9)
@@ -48,10 +50,10 @@ public struct FileAuditor: Sendable {
                              sha256: CryptoHasher.hex(.sha256, of: Array(listing.utf8)), md5: nil, lines: nil,
                              nfiles: entries.count)
         }
-        if let e = state.lookup(path, stat: st), let sha = e.extra["sha256"], e.extra["lines"] != nil,
+        if let e = state.lookup(path, stat: st), let sha = e.extra["sha256"], !wantLines || e.extra["lines"] != nil,
            !md5 || e.extra["md5"] != nil {
             return FileFacts(path: path, xxh128: e.digest, size: st.size, modified: modified, sha256: sha,
-                             md5: e.extra["md5"], lines: Int(e.extra["lines"]!), nfiles: nil)
+                             md5: e.extra["md5"], lines: e.extra["lines"].flatMap { Int($0) }, nfiles: nil)
         }
         let xxh = XXH3Hasher()
         let sha = CryptoHasher(.sha256)

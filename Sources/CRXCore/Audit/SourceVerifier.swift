@@ -55,7 +55,7 @@ public struct SourceVerifier: Sendable {
     }
 
     public func check(_ source: Source, now: Date) throws -> SourceCheck {
-        guard let facts = try auditor.facts(source.path, md5: source.checksum.algorithm == .md5), facts.nfiles == nil else {
+        guard let facts = try auditor.facts(source.path, md5: source.checksum.algorithm == .md5, lines: true), facts.nfiles == nil else {
             return SourceCheck(source: source, status: .missing, actual: nil, facts: nil, firstSeen: nil, verifiedAt: now)
         }
         let actual: String = switch source.checksum.algorithm {

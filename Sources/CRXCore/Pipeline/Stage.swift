@@ -53,7 +53,4 @@ public struct Stage: Sendable, Hashable {
         }
         return order.map { ($0, keys[$0]!) }
     }
-
-    public static func == (a: Stage, b: Stage) -> Bool { a.name == b.name && a.cmd == b.cmd && a.deps == b.deps && a.outs == b.outs }
-    public func hash(into h: inout Hasher) { h.combine(name) }
 }
