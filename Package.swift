@@ -21,6 +21,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit", exact: "0.6.0"),
     ],
     targets: [
         .systemLibrary(name: "CXXHash", pkgConfig: "libxxhash",
@@ -29,7 +30,7 @@ let package = Package(
                        providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto",
                        providers: [.apt(["libssl-dev"])]),
-        .target(name: "CRXCore", dependencies: ["CXXHash", "CZstd", "CCrypto", "Yams"]),
+        .target(name: "CRXCore", dependencies: ["CXXHash", "CZstd", "CCrypto", "Yams", "TOMLKit"]),
         .executableTarget(name: "crx", dependencies: [
             "CRXCore", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),

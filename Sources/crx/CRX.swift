@@ -34,7 +34,7 @@ struct CRX: ParsableCommand {
         abstract: "A reproducible, content-addressed pipeline build tool (DVC's pipelines, fast, parallel and crash-safe).",
         version: version,
         subcommands: [Repro.self, Status.self, Dag.self, Checkout.self, Verify.self, Init.self,
-                      Sources.self, Freshness.self, LineageCommand.self,
+                      Sources.self, Freshness.self, LineageCommand.self, StageCommand.self,
                       Gc.self, Params.self, Metrics.self]
     )
 }

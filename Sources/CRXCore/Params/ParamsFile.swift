@@ -1,8 +1,8 @@
 import Foundation
 import Yams
 
-/// A parameters file (`params.yaml` by default; YAML or JSON), read once per process and shared
-/// by every stage that uses it.
+/// A parameters file (`params.yaml` by default; YAML, JSON or TOML by its extension), read once
+/// per process and shared by every stage that uses it.
 public struct ParamsFile: Sendable {
     public let path: String
     public let root: ParamValue
@@ -18,9 +18,12 @@ public struct ParamsFile: Sendable {
         guard let text = String(data: data, encoding: .utf8) else {
             throw DefinitionError("params file is not valid UTF-8", at: SourceLocation(file: displayPath, line: 1, column: 1))
         }
-        if displayPath.hasSuffix(".toml") || displayPath.hasSuffix(".py") {
-            throw DefinitionError("params files in \((displayPath as NSString).pathExtension) format are not supported yet; use YAML or JSON",
-                                  at: SourceLocation(file: displayPath, line: 1, column: 1))
+        switch (displayPath as NSString).pathExtension.lowercased() {
+        case "toml":
+            return ParamsFile(path: displayPath, root: try TOMLParams.parse(text, displayPath: displayPath))
+        case "py":
+            throw DefinitionError(ParamsFile.pythonUnsupported, at: SourceLocation(file: displayPath, line: 1, column: 1))
+        default: break
         }
         let node: Node?
         do {
@@ -31,6 +34,10 @@ public struct ParamsFile: Sendable {
     }
 
     public func value(_ key: String) -> ParamValue? { root.lookup(key) }
+
+    /// Why a DVC Python params file (`params.py`) is refused.
+    static let pythonUnsupported = "Python params files (.py) are not supported: crx does not run Python to read them; "
+        + "put the values in a YAML, JSON or TOML params file"
 
     /// Top-level keys, for whole-file params.
     public var topLevel: [String: ParamValue] {

@@ -162,13 +162,23 @@ public struct Pipeline: Sendable {
 
     /// Resolves target names (a stage name, or `file:stage` as DVC writes them) into stage
     /// indices; every stage when `targets` is empty.
+    /// A foreach/matrix group's name (`train` for `train@cnn`, `train@rnn`) stands for all its
+    /// members, in definition order.
     public func resolve(targets: [String]) throws -> [Int] {
-        try targets.map { target in
-            var name = target
-            if let colon = target.lastIndex(of: ":") { name = String(target[target.index(after: colon)...]) }
-            if let i = index[name] { return i }
-            let hint = PipelineParser.closest(name, in: Set(index.keys)).map { " (did you mean '\($0)'?)" } ?? ""
-            throw DefinitionError("unknown stage '\(target)'\(hint); stages in \(file): \(stages.map(\.name).joined(separator: ", "))")
+        try targets.flatMap { target -> [Int] in
+            // The whole text first: a generated name may itself hold a ':' (`fetch@s3://bucket`).
+            var names = [target]
+            if let colon = target.lastIndex(of: ":") { names.append(String(target[target.index(after: colon)...])) }
+            for name in names {
+                if let i = index[name] { return [i] }
+                let members = stages.indices.filter { stages[$0].name.hasPrefix(name + "@") }
+                if !members.isEmpty { return members }
+            }
+            let name = names.last!
+            let groups = Set(stages.compactMap { s in s.name.firstIndex(of: "@").map { String(s.name[..<$0]) } })
+            let hint = PipelineParser.closest(name, in: Set(index.keys).union(groups)).map { " (did you mean '\($0)'?)" } ?? ""
+            let listed = stages.prefix(30).map(\.name).joined(separator: ", ") + (stages.count > 30 ? ", … (\(stages.count) in all)" : "")
+            throw DefinitionError("unknown stage '\(target)'\(hint); stages in \(file): \(listed)")
         }
     }
 

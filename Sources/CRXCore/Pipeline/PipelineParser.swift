@@ -43,6 +43,7 @@ public struct PipelineParser {
             throw DefinitionError("the pipeline file must be a mapping with a 'stages:' key", at: document.location(in: file))
         }
         var stagesNode: Node?
+        var varsNode: Node?
         var sources: [Source] = []
         for (key, value) in top {
             let name = try scalarKey(key)
@@ -52,9 +53,7 @@ public struct PipelineParser {
             }
             if name == "stages" { stagesNode = value }
             if name == "sources" { sources = try SourceParser(file: file, baseDirectory: baseDirectory, root: root).parse(value) }
-            if name == "vars" {
-                throw DefinitionError("'vars' templating is not supported yet; expand the values into the stages", at: key.location(in: file))
-            }
+            if name == "vars" { varsNode = value }
         }
         guard let stagesNode else { throw DefinitionError("no 'stages:' section", at: document.location(in: file)) }
         if case .scalar(let s) = stagesNode, s.string.isEmpty || stagesNode.tagName == .null {
@@ -63,9 +62,16 @@ public struct PipelineParser {
         guard case let .mapping(stageMap) = stagesNode else {
             throw DefinitionError("'stages' must be a mapping of stage names to stage definitions", at: stagesNode.location(in: file))
         }
+        // vars, foreach/do, matrix and ${...} are expanded first (Templating/StageGenerator.swift).
         var stages: [Stage] = []
-        for (key, value) in stageMap {
-            stages.append(try parseStage(name: try scalarKey(key), keyNode: key, node: value))
+        let generator = StageGenerator(file: file, baseDirectory: baseDirectory, root: root)
+        for g in try generator.generate(stageMap, vars: varsNode) {
+            var stage = try parseStage(name: g.name, keyNode: g.keyNode, node: g.definition, generated: g.group != nil)
+            let paramsFile = generator.defaultParams
+            for t in g.trackedParams where !stage.params.contains(where: { $0.file == paramsFile && ($0.key == nil || $0.key == t.key) }) {
+                stage.params.append(.init(file: paramsFile, key: t.key, location: t.location))
+            }
+            stages.append(stage)
         }
         return PipelineDefinition(stages: stages, sources: sources)
     }
@@ -77,9 +83,9 @@ public struct PipelineParser {
         return s.string
     }
 
-    private func parseStage(name: String, keyNode: Node, node: Node) throws -> Stage {
+    private func parseStage(name: String, keyNode: Node, node: Node, generated: Bool = false) throws -> Stage {
         let stageLoc = keyNode.location(in: file)
-        guard Self.isValidStageName(name) else {
+        guard generated || Self.isValidStageName(name) else {
             throw DefinitionError("invalid stage name '\(name)': use letters, digits, '_', '-', '.', '@'", at: stageLoc)
         }
         guard case let .mapping(map) = node else {
@@ -88,9 +94,6 @@ public struct PipelineParser {
         var fields: [String: (key: Node, value: Node)] = [:]
         for (k, v) in map {
             let key = try scalarKey(k)
-            if ["foreach", "do", "matrix"].contains(key) {
-                throw DefinitionError("stage '\(name)': '\(key)' stage generation is not supported yet; write the stages out", at: k.location(in: file))
-            }
             guard Self.stageKeys.contains(key) else {
                 let hint = Self.closest(key, in: Self.stageKeys).map { " (did you mean '\($0)'?)" } ?? ""
                 throw DefinitionError("stage '\(name)': unknown key '\(key)'\(hint); allowed: \(Self.stageKeys.sorted().joined(separator: ", "))",
@@ -105,9 +108,6 @@ public struct PipelineParser {
         guard !cmd.isEmpty, cmd.allSatisfy({ !$0.trimmingCharacters(in: .whitespaces).isEmpty }) else {
             throw DefinitionError("stage '\(name)': 'cmd' is empty", at: cmdField.value.location(in: file))
         }
-        for c in cmd where c.contains("${") {
-            throw DefinitionError("stage '\(name)': '${...}' templating is not supported yet", at: cmdField.value.location(in: file))
-        }
         var wdir = baseDirectory
         if let w = fields["wdir"] {
             let text = try string(w.value, what: "\(name).wdir")
@@ -118,9 +118,6 @@ public struct PipelineParser {
         }
         func resolvePath(_ text: String, _ node: Node, _ what: String) throws -> String {
             guard !text.isEmpty else { throw DefinitionError("stage '\(name)': empty path in '\(what)'", at: node.location(in: file)) }
-            guard !text.contains("${") else {
-                throw DefinitionError("stage '\(name)': '${...}' templating is not supported yet", at: node.location(in: file))
-            }
             guard let path = ProjectPath.resolve(text, relativeTo: wdir, root: root), !path.isEmpty else {
                 throw DefinitionError("stage '\(name)': \(what) path '\(text)' is outside the project root; "
                     + "crx only tracks files inside the project", at: node.location(in: file))
