@@ -78,7 +78,6 @@ struct DVCCorpusTests {
         }
         #expect(names == expectedNames, "\(folder): stage names differ; first difference: \(DVCCorpus.firstDifference(names, expectedNames))")
         #expect(checked == expectedNames.count, "\(folder): \(checked) of \(expectedNames.count) stages compared")
-        if DVCCorpus.urlFolders.contains(folder) { notes.append("URL deps/outs: known issue, see DVCCorpus.urlFolders") }
         DVCCorpus.report(folder, "\(matching)/\(expectedNames.count) stages match, names \(names == expectedNames ? "identical" : "DIFFER")"
             + notes.map { "; " + $0 }.joined())
     }
@@ -189,27 +188,20 @@ enum DVCCorpus {
         // outside the project; crx only tracks files inside the project.
         "simplymathematics__deckard__examples_power/dvc.yaml":
             ("is outside the project root", "an absolute output path outside the project (/result/mnist/…)"),
+        // External (URL) deps and outs — `s3://…`, `https://…` — are refused with a clear error until
+        // crx supports them.
+        "iterative__sagemaker-pipeline/dvc.yaml": ("is a URL", "URL (external) deps/outs are not supported yet"),
+        "khrapovs__data-to-slides-with-dvc/dvc/dvc.yaml": ("is a URL", "URL (external) deps/outs are not supported yet"),
     ]
-
-    /// Folders whose pipelines have URL deps/outs (`https://…`, `s3://…`): crx's parser resolves
-    /// every dep/out as a project path, which mangles a URL (`https:/host/…`). A known issue until
-    /// crx supports or refuses remote deps/outs; the rest of those stages is still compared.
-    static let urlFolders: Set<String> = ["iterative__sagemaker-pipeline", "khrapovs__data-to-slides-with-dvc"]
 
     /// Compares one stage; records an issue per difference and returns whether all matched.
     static func compare(_ stage: Stage, _ want: [String: Any], name: String, folderPath: String, defaultParams: String) -> Bool {
         var ok = true
-        func check(_ condition: Bool, _ what: @autoclosure () -> String, knownURLIssue: Bool = false,
+        func check(_ condition: Bool, _ what: @autoclosure () -> String,
                    sourceLocation: Testing.SourceLocation = #_sourceLocation) {
             guard !condition else { return }
             ok = false
-            if knownURLIssue {
-                withKnownIssue("crx resolves URL deps/outs as local paths") {
-                    Issue.record("\(name): \(what())", sourceLocation: sourceLocation)
-                }
-            } else {
-                Issue.record("\(name): \(what())", sourceLocation: sourceLocation)
-            }
+            Issue.record("\(name): \(what())", sourceLocation: sourceLocation)
         }
         let wdir = relative(stage.wdir, to: folderPath)
         check(wdir == normalize(want["wdir"] as? String ?? "."), "wdir: crx \(wdir), DVC \(want["wdir"] ?? ".")")
@@ -221,13 +213,13 @@ enum DVCCorpus {
         }
         let deps = stage.deps.map { relative($0.path, to: base) }
         let wantDeps = (want["deps"] as? [String] ?? []).map(normalize)
-        check(deps == wantDeps, "deps: crx \(deps), DVC \(wantDeps)", knownURLIssue: wantDeps.contains { $0.contains("://") })
+        check(deps == wantDeps, "deps: crx \(deps), DVC \(wantDeps)")
         for kind in [Stage.Out.Kind.out, .metric, .plot] {
             let mine = stage.outs.filter { $0.kind == kind }.map { "\(relative($0.path, to: base)) cache=\($0.cache) persist=\($0.persist)" }
             let theirs = (want[kind.rawValue] as? [[String: Any]] ?? []).map {
                 "\(normalize($0["path"] as? String ?? "")) cache=\($0["cache"] as? Bool ?? true) persist=\($0["persist"] as? Bool ?? false)"
             }
-            check(mine == theirs, "\(kind.rawValue): crx \(mine), DVC \(theirs)", knownURLIssue: theirs.contains { $0.contains("://") })
+            check(mine == theirs, "\(kind.rawValue): crx \(mine), DVC \(theirs)")
         }
         check(stage.frozen == (want["frozen"] as? Bool ?? false), "frozen")
         check(stage.alwaysChanged == (want["always_changed"] as? Bool ?? false), "always_changed")

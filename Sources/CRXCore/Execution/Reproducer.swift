@@ -103,9 +103,7 @@ public final class Reproducer: @unchecked Sendable {
             if !stage.frozen { _ = try inspector.paramValues(stage) }
             // Pinned sources are checked by `sourceProblems` (exit 1, with expected vs actual).
             for dep in stage.deps where !pipeline.sources.contains(where: { $0.path == dep.path })
-                && pipeline.producer(of: dep.path) == nil && !pipeline.stages.contains(where: { s in
-                s.outs.contains { ProjectPath.isInside($0.path, dep.path) }
-            }) {
+                && pipeline.outputs.overlapping(dep.path).isEmpty {
                 if fs.stat(ProjectPath.join(workspace.root, dep.path)) == nil {
                     throw DefinitionError("stage '\(stage.name)': dependency '\(dep.path)' does not exist and no stage produces it", at: dep.location)
                 }

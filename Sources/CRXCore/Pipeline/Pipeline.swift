@@ -23,6 +23,8 @@ public struct Pipeline: Sendable {
     public let order: [Int]
     /// Pinned raw inputs (the `sources:` section).
     public let sources: [Source]
+    /// Every output, indexed by path.
+    public let outputs: OutputIndex
 
     public init(file: String, stages: [Stage], sources: [Source] = []) throws {
         self.file = file
@@ -77,16 +79,18 @@ public struct Pipeline: Sendable {
         }
 
         // Edges.
+        let outputs = OutputIndex(stages: stages)
+        self.outputs = outputs
         var up = Array(repeating: [Int](), count: stages.count)
         var down = Array(repeating: [Int](), count: stages.count)
         for (i, s) in stages.enumerated() {
             var producers: Set<Int> = []
             for d in s.deps {
-                for o in Self.producers(of: d.path, in: owners) {
-                    if o.stage == i {
+                for o in outputs.overlapping(d.path) {
+                    if o.owner.stage == i {
                         throw DefinitionError("stage '\(s.name)' depends on its own output '\(o.path)'", at: d.location)
                     }
-                    producers.insert(o.stage)
+                    producers.insert(o.owner.stage)
                 }
             }
             up[i] = producers.sorted()
@@ -97,17 +101,9 @@ public struct Pipeline: Sendable {
         order = try Self.topologicalOrder(stages: stages, upstream: up, downstream: downstream)
     }
 
-    /// Outputs that a dep path reads: equal, containing or contained.
-    static func producers(of path: String, in owners: [(path: String, stage: Int, out: Stage.Out)]) -> [(path: String, stage: Int)] {
-        owners.filter { ProjectPath.overlaps(path, $0.path) }.map { ($0.path, $0.stage) }
-    }
-
     /// The stage that produces exactly `path` or a directory containing it.
     public func producer(of path: String) -> (stage: Stage, out: Stage.Out)? {
-        for s in stages {
-            for o in s.outs where ProjectPath.isInside(path, o.path) { return (s, o) }
-        }
-        return nil
+        outputs.containing(path).map { (stages[$0.owner.stage], $0.owner.out) }
     }
 
     public subscript(name: String) -> Stage? { index[name].map { stages[$0] } }

@@ -118,6 +118,10 @@ public struct PipelineParser {
         }
         func resolvePath(_ text: String, _ node: Node, _ what: String) throws -> String {
             guard !text.isEmpty else { throw DefinitionError("stage '\(name)': empty path in '\(what)'", at: node.location(in: file)) }
+            if let scheme = text.range(of: "://"), text[..<scheme.lowerBound].allSatisfy({ $0.isLetter || $0.isNumber || $0 == "+" }) {
+                throw DefinitionError("stage '\(name)': \(what) '\(text)' is a URL; external (remote) deps and outs are not supported yet — "
+                    + "download the data in a stage of its own and depend on the local file", at: node.location(in: file))
+            }
             guard let path = ProjectPath.resolve(text, relativeTo: wdir, root: root), !path.isEmpty else {
                 throw DefinitionError("stage '\(name)': \(what) path '\(text)' is outside the project root; "
                     + "crx only tracks files inside the project", at: node.location(in: file))
