@@ -1,6 +1,6 @@
 # The two commands of the README:
 #   make run    build crx and the example pipeline, then `crx repro validate_model`
-#   make test   build and run every test (unit + end-to-end)
+#   make test   build and run every test (unit + end-to-end + the differential suite against real DVC)
 SWIFT ?= swift
 CRX = .build/release/crx
 
@@ -22,6 +22,7 @@ run: build
 test: deps
 	$(SWIFT) build
 	$(SWIFT) test
+	python3 Tests/differential/dvc_differential.py --crx .build/debug/crx
 
 clean:
 	rm -rf .build
