@@ -96,10 +96,34 @@ public struct Workspace: Sendable {
             throw DefinitionError("no pipeline file '\(pipelineFile)' in \(root); create one (see README) or pass -p FILE")
         }
         guard let text = String(data: data, encoding: .utf8) else {
-            throw DefinitionError("the pipeline file is not UTF-8 text", at: SourceLocation(file: pipelineFile, line: 1, column: 1))
+            let at = SourceLocation.firstInvalidUTF8(in: data, file: pipelineFile) ?? SourceLocation(file: pipelineFile, line: 1, column: 1)
+            throw DefinitionError("the pipeline file is not UTF-8 text (an invalid byte here)", at: at)
         }
         let definition = try PipelineParser(file: pipelineFile, root: root).parseDefinition(text)
-        return try Pipeline(file: pipelineFile, stages: definition.stages, sources: definition.sources)
+        let pipeline = try Pipeline(file: pipelineFile, stages: definition.stages, sources: definition.sources)
+        try refuseSymlinkEscapes(pipeline)
+        return pipeline
+    }
+
+    /// Refuses deps and outs that leave the project through a symbolic link: an out whose directory
+    /// (or a dep that itself) resolves outside the root. crx deletes, writes and restores outputs, so an
+    /// output reached through a link to elsewhere would be written outside the project. (The parser
+    /// already refuses `..` and absolute paths; links exist only on disk, so they are checked here.)
+    func refuseSymlinkEscapes(_ pipeline: Pipeline) throws {
+        for stage in pipeline.stages {
+            for dep in stage.deps {
+                if let target = ProjectPath.symlinkEscape(dep.path, root: root, resolveLast: true) {
+                    throw DefinitionError("stage '\(stage.name)': deps path '\(dep.path)' is outside the project root through a symbolic link "
+                        + "(it resolves to \(target)); crx only tracks files inside the project", at: dep.location)
+                }
+            }
+            for out in stage.outs {
+                if let target = ProjectPath.symlinkEscape(out.path, root: root, resolveLast: false) {
+                    throw DefinitionError("stage '\(stage.name)': \(out.kind.rawValue) path '\(out.path)' is outside the project root through a symbolic link "
+                        + "(its directory resolves to \(target)); crx only writes inside the project", at: out.location)
+                }
+            }
+        }
     }
 
     public func loadLock() throws -> Lockfile {

@@ -7,6 +7,9 @@ import Foundation
 struct CRX: ParsableCommand {
     /// `-p FILE` may stand before the verb (`crx -p dvc.yaml repro`), as with DVC; usage errors exit 2.
     static func main() {
+        // A file-size limit (`ulimit -f`) makes write() fail with EFBIG, which crx reports (and cleans
+        // up after) like a full disk, instead of the process dying from SIGXFSZ mid-write.
+        signal(SIGXFSZ, SIG_IGN)
         var arguments = Array(CommandLine.arguments.dropFirst())
         var moved: [String] = []
         while let first = arguments.first, ["-p", "--pipeline"].contains(first) || first.hasPrefix("--pipeline=") {

@@ -13,15 +13,19 @@ public final class LocalExecutor: Executor, @unchecked Sendable {
     private let sink: OutputSink
     private let running = Protected<Set<pid_t>>([])
     private let cancelled = Protected<Bool>(false)
+    /// When the commands of a cancelled run are killed outright (the end of the grace period).
+    private let graceDeadline = Protected<Date?>(nil)
+    static let gracePeriod: TimeInterval = 5
 
     public init(sink: OutputSink) { self.sink = sink }
 
     public func cancelAll(signal: Int32) {
         cancelled.withLock { $0 = true }
+        graceDeadline.withLock { $0 = $0 ?? Date().addingTimeInterval(Self.gracePeriod) }
         let groups = running.snapshot
         for pgid in groups { kill(-pgid, signal) }
         // Commands that ignore the signal are killed after a grace period.
-        DispatchQueue.global().asyncAfter(deadline: .now() + 5) { [running] in
+        DispatchQueue.global().asyncAfter(deadline: .now() + Self.gracePeriod) { [running] in
             for pgid in running.snapshot { kill(-pgid, SIGKILL) }
         }
     }
@@ -74,7 +78,7 @@ public final class LocalExecutor: Executor, @unchecked Sendable {
         posix_spawnattr_setsigmask(&attributes, &noSignals)
         var defaults = sigset_t()
         sigemptyset(&defaults)
-        for s in [SIGINT, SIGTERM, SIGPIPE, SIGQUIT] { sigaddset(&defaults, s) }
+        for s in [SIGINT, SIGTERM, SIGPIPE, SIGQUIT, SIGXFSZ] { sigaddset(&defaults, s) }
         posix_spawnattr_setsigdefault(&attributes, &defaults)
 
         var env = ProcessInfo.processInfo.environment
@@ -126,9 +130,48 @@ public final class LocalExecutor: Executor, @unchecked Sendable {
         }
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        if cancelled.snapshot { stopGroup(pid) }
         let exited = (status & 0x7f) == 0
         if exited { return ((status >> 8) & 0xff, nil) }
         return (128 + (status & 0x7f), status & 0x7f)
+    }
+}
+
+extension LocalExecutor {
+    /// After an interruption, processes of a stage's group can outlive its shell (a background child
+    /// that ignores the signal and does not hold the output pipes). They get what is left of the grace
+    /// period, then SIGKILL: nothing an interrupted stage started keeps running after crx exits.
+    private func stopGroup(_ pgid: pid_t) {
+        let deadline = graceDeadline.snapshot ?? Date()
+        while ProcessGroup.hasLiveMembers(pgid) && Date() < deadline { usleep(20_000) }
+        if ProcessGroup.hasLiveMembers(pgid) { kill(-pgid, SIGKILL) }
+    }
+}
+
+enum ProcessGroup {
+    /// True when a process of the group exists that is not a zombie (a zombie waits for its reaper,
+    /// which in a container may be slow; it runs nothing).
+    static func hasLiveMembers(_ pgid: pid_t) -> Bool {
+        guard kill(-pgid, 0) == 0 || errno == EPERM else { return false }
+        #if os(Linux)
+        guard let dir = opendir("/proc") else { return true }
+        defer { closedir(dir) }
+        while let entry = readdir(dir) {
+            let name = withUnsafePointer(to: entry.pointee.d_name) {
+                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+            }
+            guard let first = name.utf8.first, first >= 48 && first <= 57,
+                  let stat = try? String(contentsOfFile: "/proc/\(name)/stat", encoding: .utf8),
+                  let close = stat.lastIndex(of: ")") else { continue }
+            // After the command name: state, ppid, pgrp, …
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            guard fields.count > 2, pid_t(fields[2]) == pgid else { continue }
+            if fields[0] != "Z" && fields[0] != "X" { return true }
+        }
+        return false
+        #else
+        return true
+        #endif
     }
 }
 

@@ -172,7 +172,7 @@ public final class Reproducer: @unchecked Sendable {
         try checkDepsExist(selected)
         let badSources = try sourceProblems(selected)
         if !badSources.isEmpty { throw SourceError(checks: badSources) }
-        store.removeStaleTemporaries()
+        workspace.removeStaleTemporaries(pipeline: pipeline)
         let chosen = Set(selected)
         var report = Report()
         report.stages = selected.map { pipeline.stages[$0].name }
@@ -293,21 +293,28 @@ public final class Reproducer: @unchecked Sendable {
         }
         let depStats = try statDeps(stage)
         let snapshot = try inspector.snapshot(stage)
-        let decision = Planner.decide(stage, record: record, snapshot: snapshot, force: options.force,
+        var decision = Planner.decide(stage, record: record, snapshot: snapshot, force: options.force,
                                       inCache: checkout.isRestorable)
-        switch decision {
-        case .upToDate:
-            return .upToDate
-        case let .restore(entries):
+        if case let .restore(entries) = decision {
             observer.stageRestoring(stage.name, paths: entries.map(\.path))
             let started = Date()
-            for e in entries { try checkout.restore(e) }
-            if let record {
-                let previous = runLog.current(stage: stage.name, lockEntry: RunLog.lockEntryDigest(stage: stage.name, record: record))
-                logRun(stage, record: record, started: started, finished: Date(), exitCode: nil, producedBy: .cache,
-                       original: previous?.originalRunID ?? previous?.runID, fingerprint: nil)
+            do {
+                for e in entries { try checkout.restore(e) }
+                if let record {
+                    let previous = runLog.current(stage: stage.name, lockEntry: RunLog.lockEntryDigest(stage: stage.name, record: record))
+                    logRun(stage, record: record, started: started, finished: Date(), exitCode: nil, producedBy: .cache,
+                           original: previous?.originalRunID ?? previous?.runID, fingerprint: nil)
+                }
+                return .restored(fromRunCache: false)
+            } catch let error as StoreError {
+                // Nothing corrupt is written out; the stage is rebuilt instead (and re-stores the object).
+                rejected(error, stage: stage.name, observer: observer)
+                decision = .run(entries.map { .outMissing(path: $0.path) })
             }
-            return .restored(fromRunCache: false)
+        }
+        switch decision {
+        case .upToDate, .restore:
+            return .upToDate
         case let .run(reasons):
             reasonsSeen.withLock { $0[stage.name] = reasons }
             if let missing = snapshot.missingParams.first {
@@ -329,11 +336,16 @@ public final class Reproducer: @unchecked Sendable {
                Set(outs.map(\.path)) == Set(stage.outs.map(\.path)), outs.allSatisfy({ checkout.isRestorable($0.hash) }) {
                 observer.stageRestoring(stage.name, paths: outs.map(\.path), fromRunCache: true)
                 let started = Date()
-                for e in outs { try checkout.restore(e) }
-                let committed = try commit(stage, deps: snapshot.deps, params: paramsUsed, outs: outs)
-                logRun(stage, record: committed, started: started, finished: Date(), exitCode: nil, producedBy: .runCache,
-                       original: runLog.originalRun(fingerprint: fingerprint), fingerprint: nil)
-                return .restored(fromRunCache: true)
+                do {
+                    for e in outs { try checkout.restore(e) }
+                    let committed = try commit(stage, deps: snapshot.deps, params: paramsUsed, outs: outs)
+                    logRun(stage, record: committed, started: started, finished: Date(), exitCode: nil, producedBy: .runCache,
+                           original: runLog.originalRun(fingerprint: fingerprint), fingerprint: nil)
+                    return .restored(fromRunCache: true)
+                } catch let error as StoreError {
+                    // A damaged run-cache object: run the command instead of restoring from it.
+                    rejected(error, stage: stage.name, observer: observer)
+                }
             }
 
             observer.stageWillRun(stage.name, reasons: reasons)
@@ -378,6 +390,16 @@ public final class Reproducer: @unchecked Sendable {
                    producedBy: .ran, original: nil, fingerprint: canUseRunCache ? fingerprint : nil)
             return .ran
         }
+    }
+
+    /// A cache object failed verification while being restored: it is moved out of the store (so the
+    /// rebuild stores a good copy) and the user is told.
+    func rejected(_ error: StoreError, stage: String, observer: ReproObserver) {
+        var note = ""
+        if case let .corrupt(digest, _, _) = error, let moved = store.quarantine(digest) {
+            note = " It was moved to \(moved)."
+        }
+        observer.cacheObjectRejected(stage, message: "\(error.message)\(note) Rebuilding the stage instead of restoring it.")
     }
 
     /// Records a stage's result in the lock and writes the lock atomically.
@@ -447,11 +469,14 @@ public struct StageFailure: Sendable, Equatable, CustomStringConvertible {
 
 /// Progress of a repro, for whoever prints it.
 public protocol ReproObserver: Sendable {
+    /// A cache object could not be restored (corrupt or missing); the stage is rebuilt instead.
+    func cacheObjectRejected(_ stage: String, message: String)
     func stageWillRun(_ stage: String, reasons: [StaleReason])
     func stageRestoring(_ stage: String, paths: [String], fromRunCache: Bool)
     func stageFinished(_ stage: String, _ outcome: Reproducer.Outcome)
 }
 
 extension ReproObserver {
+    public func cacheObjectRejected(_ stage: String, message: String) {}
     public func stageRestoring(_ stage: String, paths: [String]) { stageRestoring(stage, paths: paths, fromRunCache: false) }
 }

@@ -72,13 +72,16 @@ public struct LocalFileSystem: FileSystem {
 
     // MARK: writing
 
-    /// Creates `path` and its parents (like `mkdir -p`).
+    /// Creates `path` and its parents (like `mkdir -p`), each with mode 0755 less the umask: nothing
+    /// crx creates is writable by others, whatever the umask.
     public func createDirectory(_ path: String) throws {
-        do {
-            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        } catch {
-            throw IOError("create directory", path: path, errno: (error as NSError).code == 0 ? EIO : Int32(truncatingIfNeeded: (error as NSError).code))
+        if stat(path)?.kind == .directory { return }
+        var current = path.hasPrefix("/") ? "" : "."
+        for component in path.split(separator: "/") {
+            current += "/" + component
+            if mkdir(current, 0o755) != 0 && errno != EEXIST { throw IOError("create directory", path: current, errno: errno) }
         }
+        guard stat(path)?.kind == .directory else { throw IOError("create directory", path: path, errno: ENOTDIR) }
     }
 
     /// Removes a file or a whole directory tree; absent paths are fine.

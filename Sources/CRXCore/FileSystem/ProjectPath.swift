@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Foundation
 
 /// Paths as crx records them: relative to the project root, `/`-separated, normalised
@@ -45,5 +48,30 @@ public enum ProjectPath {
 
     public static func join(_ root: String, _ relative: String) -> String {
         relative.isEmpty ? root : root + "/" + relative
+    }
+
+    /// Where `path` (root-relative) leads when its existing part is resolved through symbolic links,
+    /// if that is outside the project; nil when it stays inside. `resolveLast`: follow the last
+    /// component too (a dep is read through it; an out that is itself a link is replaced, not followed).
+    public static func symlinkEscape(_ path: String, root: String, resolveLast: Bool) -> String? {
+        var components = path.split(separator: "/").map(String.init)
+        if !resolveLast && !components.isEmpty { components.removeLast() }
+        var existing = root
+        var sawLink = false
+        for c in components {
+            let next = existing + "/" + c
+            var st = stat()
+            guard lstat(next, &st) == 0 else { break }
+            if st.st_mode & S_IFMT == S_IFLNK { sawLink = true }
+            existing = next
+        }
+        guard sawLink, let real = realpath(existing, nil) else { return nil }
+        defer { free(real) }
+        let resolved = String(cString: real)
+        guard let realRootPointer = realpath(root, nil) else { return nil }
+        defer { free(realRootPointer) }
+        let realRoot = String(cString: realRootPointer)
+        if resolved == realRoot || resolved.hasPrefix(realRoot.hasSuffix("/") ? realRoot : realRoot + "/") { return nil }
+        return resolved
     }
 }

@@ -7,12 +7,15 @@ import Foundation
 /// hashed it could keep the same mtime. An entry is therefore trusted only when the hash was taken
 /// at least `racyWindowNs` after the file's mtime; otherwise the next lookup re-hashes (once).
 ///
-/// On disk, `.crx/state/state.v1` (atomically replaced; a missing, unreadable or foreign file is
-/// an empty cache — it is only a cache):
+/// On disk, `.crx/state/state.v1` (atomically replaced; a missing, unreadable, damaged or foreign
+/// file is an empty cache — it is only a cache):
 /// ```
 /// crx-state 1
 /// <xxh128 hex>\t<inode>\t<size>\t<mtime ns>\t<recorded ns>\t<extras or ->\t<escaped path>
+/// end <xxh128 hex of every byte above>
 /// ```
+/// The last line is a checksum: a digest damaged on disk would otherwise be trusted for a file
+/// whose identity still matches, and end up in the lock as the digest of a dep.
 /// Paths are root-relative with `\\`, `\t`, `\n` escaped. Extras are facts about the same content
 /// that audit reports asked for, computed in the same read pass: `sha256:<hex>,md5:<hex>,lines:<n>`.
 public final class StateCache: @unchecked Sendable {
@@ -87,6 +90,7 @@ public final class StateCache: @unchecked Sendable {
         for (path, e) in entries.sorted(by: { $0.key < $1.key }) {
             out += "\(e.digest.hex)\t\(e.inode)\t\(e.size)\t\(e.mtimeNs)\t\(e.recordedNs)\t\(Self.render(e.extra))\t\(Escaping.escape(path))\n"
         }
+        out += "\(Self.trailer)\(XXH3Hasher.digest(out).hex)\n"
         try LocalFileSystem().writeAtomically(Array(out.utf8), to: file)
         table.withLock { $0.dirty = false }
     }
@@ -105,8 +109,16 @@ public final class StateCache: @unchecked Sendable {
         return result
     }
 
+    static let trailer = "end "
+
     static func parse(_ data: Data) -> [String: Entry]? {
-        guard let text = String(data: data, encoding: .utf8) else { return nil }
+        guard let whole = String(data: data, encoding: .utf8), whole.hasSuffix("\n") else { return nil }
+        // The checksum line: the file is whole and undamaged, or it is not used at all.
+        let withoutNewline = whole.dropLast()
+        guard let lastBreak = withoutNewline.lastIndex(of: "\n") else { return nil }
+        let text = String(whole[...lastBreak])
+        let last = withoutNewline[withoutNewline.index(after: lastBreak)...]
+        guard last.hasPrefix(trailer), last.dropFirst(trailer.count) == XXH3Hasher.digest(text).hex else { return nil }
         var lines = text.split(separator: "\n", omittingEmptySubsequences: true)[...]
         guard lines.first == Substring(header) else { return nil }
         lines = lines.dropFirst()

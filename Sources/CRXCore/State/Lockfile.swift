@@ -111,7 +111,10 @@ public struct Lockfile: Sendable, Equatable {
         func fail(_ message: String, _ node: Node?) -> LockfileError {
             LockfileError(message: message, location: node?.location(in: file) ?? SourceLocation(file: file, line: 1, column: 1))
         }
-        guard let text = String(data: data, encoding: .utf8) else { throw fail("not UTF-8 text", nil) }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw LockfileError(message: "not UTF-8 text (an invalid byte here)",
+                                location: SourceLocation.firstInvalidUTF8(in: data, file: file) ?? SourceLocation(file: file, line: 1, column: 1))
+        }
         let root: Node?
         do {
             root = try YAMLDocument.compose(text, file: file)
@@ -190,7 +193,7 @@ public enum YAMLText {
     public static func scalar(_ s: String) -> String {
         let plain = s.unicodeScalars.allSatisfy { plainSafe.contains($0) }
             && !reserved.contains(s.lowercased())
-            && !(s.first.map { "-.+0123456789".contains($0) } ?? true)
+            && !(s.first.map { "-.+0123456789@".contains($0) } ?? true)   // `@` cannot start a plain scalar
         return plain ? s : ParamValue.quote(s)
     }
 }

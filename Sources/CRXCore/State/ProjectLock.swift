@@ -32,8 +32,8 @@ public final class ProjectLock: @unchecked Sendable {
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw IOError("open the project lock", path: path, errno: errno) }
         if flock(fd, LOCK_EX | LOCK_NB) != 0 {
-            let holder = (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "unknown"
-            onWait(holder.isEmpty ? "unknown" : holder)
+            let holder = Self.holder(path)
+            onWait(holder)
             let deadline = timeout.map { Date().addingTimeInterval($0) }
             while flock(fd, LOCK_EX | LOCK_NB) != 0 {
                 if let deadline, Date() >= deadline {
@@ -43,9 +43,22 @@ public final class ProjectLock: @unchecked Sendable {
                 usleep(50_000)
             }
         }
+        // Written before truncating, so a waiter never reads an empty file (only the old holder or the new).
         let note = "pid \(getpid()): \(CommandLine.arguments.joined(separator: " "))\n"
-        ftruncate(fd, 0)
         _ = note.withCString { pwrite(fd, $0, strlen($0), 0) }
+        ftruncate(fd, off_t(note.utf8.count))
         return ProjectLock(fd: fd)
+    }
+
+    /// Who holds the lock, from its first line. A holder that has just taken the lock writes that line
+    /// a moment later: an empty file is read again briefly before saying "unknown".
+    static func holder(_ path: String) -> String {
+        for attempt in 0 ..< 10 {
+            let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+            let line = text.split(separator: "\n").first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+            if !line.isEmpty { return line }
+            if attempt < 9 { usleep(20_000) }
+        }
+        return "unknown"
     }
 }

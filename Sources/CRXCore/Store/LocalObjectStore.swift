@@ -90,11 +90,49 @@ public struct LocalObjectStore: ObjectStore {
         }
         let digest = hasher.finalize()
         let final = objectPath(digest)
-        if access(final, F_OK) == 0 { return (digest, size) } // stored once; the temp file goes
+        // Stored once; the temp file goes. Unless the stored object was damaged since: then this
+        // fresh copy replaces it (the same content compresses to the same bytes, so a byte
+        // comparison settles it; a full check only when they differ).
+        if access(final, F_OK) == 0 && (Self.sameBytes(temp, final) || verify(digest) == .ok) { return (digest, size) }
         try fs.createDirectory((final as NSString).deletingLastPathComponent)
         guard rename(temp, final) == 0 else { throw IOError("publish cache object", path: final, errno: errno) }
         published = true
         return (digest, size)
+    }
+
+    /// True when two files hold the same bytes.
+    static func sameBytes(_ a: String, _ b: String) -> Bool {
+        let fs = LocalFileSystem()
+        guard let sa = fs.stat(a), let sb = fs.stat(b), sa.size == sb.size else { return false }
+        let fa = open(a, O_RDONLY | O_CLOEXEC), fb = open(b, O_RDONLY | O_CLOEXEC)
+        defer { if fa >= 0 { close(fa) }; if fb >= 0 { close(fb) } }
+        guard fa >= 0, fb >= 0 else { return false }
+        let size = 1 << 20
+        let ba = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 64)
+        let bb = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 64)
+        defer { ba.deallocate(); bb.deallocate() }
+        while true {
+            guard let na = try? FileDescriptor.readSome(fa, ba, path: a) else { return false }
+            var nb = 0
+            while nb < na {
+                guard let n = try? FileDescriptor.readSome(fb, UnsafeMutableRawBufferPointer(rebasing: bb[nb ..< na]), path: b), n > 0 else { return false }
+                nb += n
+            }
+            if na == 0 { return (try? FileDescriptor.readSome(fb, bb, path: b)) == 0 }
+            if memcmp(ba.baseAddress!, bb.baseAddress!, na) != 0 { return false }
+        }
+    }
+
+    /// Moves a damaged object out of the store (to `v1/corrupt/`, kept for inspection), so the next
+    /// build stores a good copy and `verify` no longer reports it. Returns where it went.
+    @discardableResult
+    public func quarantine(_ digest: Digest) -> String? {
+        let path = objectPath(digest)
+        guard access(path, F_OK) == 0 else { return nil }
+        let directory = self.directory + "/v1/corrupt"
+        try? LocalFileSystem().createDirectory(directory)
+        let target = "\(directory)/\(digest.hex)-\(Int(Date().timeIntervalSince1970))"
+        return rename(path, target) == 0 ? target : nil
     }
 
     /// Decompresses an object, verifying digest and frame completeness, into `sink`.
@@ -182,14 +220,16 @@ public struct LocalObjectStore: ObjectStore {
         return try fs.listFiles(under: objectsDirectory).compactMap { Digest($0.replacingOccurrences(of: "/", with: "")) }
     }
 
-    /// Removes temp files left by killed writers (only files older than a minute: a live writer's
-    /// temp file is younger).
+    /// Removes temp files left by killed writers: those of a process that no longer exists (the temp
+    /// name starts with the writer's pid), and any older than a minute.
     public func removeStaleTemporaries() {
         let fs = LocalFileSystem()
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: tempDirectory) else { return }
         let cutoff = Int64((Date().timeIntervalSince1970 - 60) * 1e9)
         for name in names {
             let path = tempDirectory + "/" + name
+            let writer = name.split(separator: "-").first.flatMap { pid_t($0) }
+            if writer.map(StaleTemporaries.isDead) ?? false { unlink(path); continue }
             if let st = fs.lstat(path), st.mtimeNs < cutoff { unlink(path) }
         }
     }

@@ -44,7 +44,7 @@ public enum StoreError: CRXError, Equatable {
             return "object \(d) for '\(path)' is not in the cache; re-run the stage that produces it (crx repro --force STAGE)"
         case let .corrupt(d, objectPath, reason):
             return "cache object \(d) is corrupt (\(reason)): \(objectPath). Nothing was written from it. "
-                + "Delete that file and re-run the producing stage (crx repro --force STAGE), then `crx verify`."
+                + "Rebuild the producing stage (`crx repro STAGE`, or `crx repro --force STAGE`): crx replaces the damaged object; then `crx verify`."
         }
     }
 }

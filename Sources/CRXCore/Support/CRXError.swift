@@ -18,6 +18,34 @@ public struct SourceLocation: Sendable, Hashable, CustomStringConvertible {
     }
 
     public var description: String { "\(file):\(line):\(column)" }
+
+    /// Where the first byte that is not valid UTF-8 is (1-based line and column, columns counted in
+    /// characters), or nil when all of `bytes` is valid UTF-8.
+    public static func firstInvalidUTF8(in bytes: some Collection<UInt8>, file: String) -> SourceLocation? {
+        let b = Array(bytes)
+        var i = 0, line = 1, column = 1
+        while i < b.count {
+            let lead = b[i]
+            let length: Int
+            switch lead {
+            case 0x00 ... 0x7F: length = 1
+            case 0xC2 ... 0xDF: length = 2
+            case 0xE0 ... 0xEF: length = 3
+            case 0xF0 ... 0xF4: length = 4
+            default: return SourceLocation(file: file, line: line, column: column)
+            }
+            guard i + length <= b.count else { return SourceLocation(file: file, line: line, column: column) }
+            for k in 1 ..< length where b[i + k] & 0xC0 != 0x80 { return SourceLocation(file: file, line: line, column: column) }
+            // Overlong forms, surrogates and code points above U+10FFFF.
+            if length == 3 && ((lead == 0xE0 && b[i + 1] < 0xA0) || (lead == 0xED && b[i + 1] > 0x9F))
+                || length == 4 && ((lead == 0xF0 && b[i + 1] < 0x90) || (lead == 0xF4 && b[i + 1] > 0x8F)) {
+                return SourceLocation(file: file, line: line, column: column)
+            }
+            if lead == 0x0A { line += 1; column = 1 } else { column += 1 }
+            i += length
+        }
+        return nil
+    }
 }
 
 /// The exit codes crx uses. They are part of its interface (documented in the README).

@@ -22,6 +22,7 @@ struct Checkout: ParsableCommand {
                 Printer.err("crx: waiting for the project lock held by \(holder)…")
             }
             defer { withExtendedLifetime(lock) {} }
+            workspace.removeStaleTemporaries(pipeline: pipeline)
             let names = try pipeline.resolve(targets: stages).map { pipeline.stages[$0].name }
             let state = workspace.stateCache()
             let checkout = CRXCore.Checkout(root: workspace.root, store: workspace.objectStore(), state: state)

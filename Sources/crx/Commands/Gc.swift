@@ -22,6 +22,7 @@ struct Gc: ParsableCommand {
                 Printer.err("crx: waiting for the project lock held by \(holder)…")
             }
             defer { withExtendedLifetime(lock) {} }
+            workspace.removeStaleTemporaries(pipeline: try? workspace.loadPipeline())
             var locks = [try workspace.loadLock()]
             let git = Git(root: workspace.root)
             let revs = allCommits ? git.allCommits() : revisions

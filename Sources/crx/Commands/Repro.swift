@@ -167,6 +167,10 @@ struct Repro: ParsableCommand {
 struct ConsoleObserver: ReproObserver {
     let quiet: Bool
 
+    func cacheObjectRejected(_ stage: String, message: String) {
+        Printer.err("crx: warning: stage '\(stage)': \(message)")
+    }
+
     func stageWillRun(_ stage: String, reasons: [StaleReason]) {
         guard !quiet else { return }
         Printer.out("Running stage '\(stage)': \(reasons.map(\.description).joined(separator: "; "))")

@@ -24,6 +24,15 @@ struct Verify: ParsableCommand {
                 // Objects the lock needs but the cache lacks are problems too.
                 if let pipeline = try? workspace.loadPipeline() {
                     let needed = verifier.verify(lock: try workspace.loadLock(), stages: pipeline.stages.map(\.name), pipeline: pipeline)
+                    // Name the stage and path a damaged object stands for, when the lock knows it.
+                    let owners = Dictionary(needed.problems.map { ($0.digest, $0) }) { first, _ in first }
+                    all.problems = all.problems.map { problem in
+                        guard let owner = owners[problem.digest] else { return problem }
+                        var named = problem
+                        named.stage = owner.stage
+                        named.path = owner.path
+                        return named
+                    }
                     all.problems += needed.problems.filter { $0.health == .missing }
                 }
                 result = all
@@ -40,7 +49,7 @@ struct Verify: ParsableCommand {
                 for p in result.problems { Printer.err("crx: \(p)") }
                 Printer.out("\(result.checked) object(s) checked, \(result.problems.count) problem(s)")
                 if !result.problems.isEmpty {
-                    Printer.err("Recover with `crx repro --force STAGE` for the stages named above (corrupt objects: delete the file first).")
+                    Printer.err("Recover with `crx repro --force STAGE` for the stages named above (the rebuild replaces a damaged object).")
                 }
             }
             if !result.problems.isEmpty { throw ExitCode(1) }
