@@ -1,0 +1,72 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// A synchronous HTTP/1.1 client over URLSession (FoundationNetworking on Linux), shared by the
+/// HTTP and S3 remotes. One request at a time per call; callers run calls on several threads.
+/// Connection-level failures, timeouts, HTTP 5xx and 429 come back as `RemoteError.transient`.
+public final class HTTPClient: @unchecked Sendable {
+    public struct Response: Sendable {
+        public var status: Int
+        public var headers: [String: String]
+        public var body: Data
+
+        public func header(_ name: String) -> String? {
+            headers.first { $0.key.lowercased() == name.lowercased() }?.value
+        }
+    }
+
+    let session: URLSession
+    let remote: String
+
+    public init(remote: String, timeout: TimeInterval = 60) {
+        let configuration = URLSessionConfiguration.ephemeral
+        configuration.timeoutIntervalForRequest = timeout
+        configuration.httpMaximumConnectionsPerHost = 64
+        configuration.urlCache = nil
+        session = URLSession(configuration: configuration)
+        self.remote = remote
+    }
+
+    deinit { session.finishTasksAndInvalidate() }
+
+    private final class Box: @unchecked Sendable {
+        var data: Data?
+        var response: URLResponse?
+        var error: Error?
+    }
+
+    /// Sends a request; returns whatever status the server answered (transport failures throw).
+    public func send(_ request: URLRequest) throws -> Response {
+        let box = Box()
+        let done = DispatchSemaphore(value: 0)
+        session.dataTask(with: request) { data, response, error in
+            box.data = data
+            box.response = response
+            box.error = error
+            done.signal()
+        }.resume()
+        done.wait()
+        if let error = box.error {
+            throw RemoteError.transient(remote: remote, detail: error.localizedDescription)
+        }
+        guard let http = box.response as? HTTPURLResponse else {
+            throw RemoteError.transient(remote: remote, detail: "no HTTP response")
+        }
+        var headers: [String: String] = [:]
+        for (k, v) in http.allHeaderFields { headers["\(k)"] = "\(v)" }
+        let response = Response(status: http.statusCode, headers: headers, body: box.data ?? Data())
+        if http.statusCode >= 500 || http.statusCode == 429 {
+            throw RemoteError.transient(remote: remote, detail: "HTTP \(http.statusCode)")
+        }
+        return response
+    }
+}
+
+/// Writes a downloaded body to a file (created or truncated).
+func writeBody(_ data: Data, to path: String) throws {
+    guard FileManager.default.createFile(atPath: path, contents: data) else {
+        throw IOError("write download", path: path, errno: errno)
+    }
+}
