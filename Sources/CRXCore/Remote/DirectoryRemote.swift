@@ -15,9 +15,7 @@ public struct DirectoryRemote: RemoteStore {
     func absolute(_ key: String) -> String { path + "/" + key }
 
     public func existing(_ keys: [String]) throws -> Set<String> {
-        guard access(path, F_OK) == 0 else {
-            throw RemoteError.failed(remote: displayName, detail: "the directory does not exist; create it (mkdir -p \(path)) or fix the remote's url")
-        }
+        // A remote directory that does not exist yet holds nothing; the first push creates it.
         return Set(keys.filter { access(absolute($0), F_OK) == 0 })
     }
 

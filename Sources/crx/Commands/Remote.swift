@@ -168,8 +168,10 @@ enum RemoteCLI {
             object.merge(extra) { _, new in new }
             Printer.json(object)
         } else {
-            for f in r.transferred.failures.prefix(5) { Printer.error(f.error.message) }
-            if r.transferred.failures.count > 5 { Printer.error("… and \(r.transferred.failures.count - 5) more failed transfers") }
+            // Objects not found are reported below, per output.
+            let failures = r.transferred.failures.filter { if case .notFound = $0.error { return false } else { return true } }
+            for f in failures.prefix(5) { Printer.error(f.error.message) }
+            if failures.count > 5 { Printer.error("… and \(failures.count - 5) more failed transfers") }
             for m in r.missing.prefix(20) {
                 Printer.error("'\(m.path)'\(m.stage.isEmpty ? "" : " (stage '\(m.stage)')"): objects \(missingVerb)"
                     + (verb == "pushed" ? "; rebuild it (crx repro) or fetch it first" : "; push it from a machine that has it, or rebuild it (crx repro)"))
