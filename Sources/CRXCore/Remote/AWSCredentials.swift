@@ -9,6 +9,12 @@ public struct AWSCredentials: Sendable, CustomStringConvertible {
     public var secretAccessKey: String
     public var sessionToken: String?
 
+    public init(accessKeyID: String, secretAccessKey: String, sessionToken: String?) {
+        self.accessKeyID = accessKeyID
+        self.secretAccessKey = secretAccessKey
+        self.sessionToken = sessionToken
+    }
+
     public var description: String { "AWS key …\(accessKeyID.suffix(4))" }
 
     public static func resolve(profile: String?, environment: [String: String]) throws -> AWSCredentials {

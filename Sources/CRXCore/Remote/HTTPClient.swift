@@ -27,6 +27,7 @@ public final class HTTPClient: @unchecked Sendable {
         configuration.urlCache = nil
         session = URLSession(configuration: configuration)
         self.remote = remote
+        self.timeout = timeout
     }
 
     deinit { session.finishTasksAndInvalidate() }
@@ -37,8 +38,35 @@ public final class HTTPClient: @unchecked Sendable {
         var error: Error?
     }
 
+    private let plain = Protected<[String: SocketHTTP]>([:])
+    let timeout: TimeInterval
+
     /// Sends a request; returns whatever status the server answered (transport failures throw).
+    /// `http://` goes through `SocketHTTP`; `https://` through URLSession.
     public func send(_ request: URLRequest) throws -> Response {
+        if let url = request.url, url.scheme == "http", let host = url.host,
+           let components = URLComponents(url: url, resolvingAgainstBaseURL: false) {
+            let port = url.port ?? 80
+            let client = plain.withLock { clients -> SocketHTTP in
+                if let c = clients["\(host):\(port)"] { return c }
+                let c = SocketHTTP(host: host, port: port, timeout: timeout)
+                clients["\(host):\(port)"] = c
+                return c
+            }
+            var target = components.percentEncodedPath.isEmpty ? "/" : components.percentEncodedPath
+            if let q = components.percentEncodedQuery { target += "?" + q }
+            let response: Response
+            do {
+                response = try client.send(method: request.httpMethod ?? "GET", target: target,
+                                           headers: request.allHTTPHeaderFields ?? [:], body: request.httpBody)
+            } catch let error as SocketHTTP.TransportError {
+                throw RemoteError.transient(remote: remote, detail: error.detail)
+            }
+            if response.status >= 500 || response.status == 429 {
+                throw RemoteError.transient(remote: remote, detail: "HTTP \(response.status)")
+            }
+            return response
+        }
         let box = Box()
         let done = DispatchSemaphore(value: 0)
         session.dataTask(with: request) { data, response, error in
