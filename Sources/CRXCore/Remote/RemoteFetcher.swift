@@ -38,7 +38,7 @@ public final class RemoteFetcher: OutputFetcher, @unchecked Sendable {
         } else if !store.contains(hash.digest) {
             keys = [RemoteLayout.object(hash.digest)]
         }
-        let present = (try? Retry.run { try sync.remote.existing(keys) }) ?? []
+        let present = (try? sync.remote.existing(keys)) ?? []
         let answer = keys.allSatisfy(present.contains)
         known.withLock { $0[hash.digest] = answer }
         return answer

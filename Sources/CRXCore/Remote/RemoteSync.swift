@@ -100,7 +100,7 @@ public struct RemoteSync: Sendable {
         }
         let objectKeys = (needed.files + needed.manifests).map(RemoteLayout.object) + entries.map(RemoteLayout.runCacheEntry)
         let remote = self.remote
-        let present = try Retry.run { try remote.existing(objectKeys) }
+        let present = try remote.existing(objectKeys)
         let fs = LocalFileSystem()
         var phases: [[Transfer.Item]] = [[], [], []]
         for (phase, digests) in [needed.files, needed.manifests].enumerated() {
@@ -225,7 +225,7 @@ public struct RemoteSync: Sendable {
             all.formUnion(keys)
             local.append(here)
         }
-        let present = try Retry.run { try remote.existing(Array(all)) }
+        let present = try remote.existing(Array(all))
         return outputs.indices.map { i in
             Presence(stage: outputs[i].stage, path: outputs[i].entry.path, local: local[i],
                      remote: keysOf[i].allSatisfy(present.contains))
