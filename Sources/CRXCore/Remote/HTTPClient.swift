@@ -43,7 +43,8 @@ public final class HTTPClient: @unchecked Sendable {
 
     /// Sends a request; returns whatever status the server answered (transport failures throw).
     /// `http://` goes through `SocketHTTP`; `https://` through URLSession.
-    public func send(_ request: URLRequest) throws -> Response {
+    /// `bodyFile`: the body is that file (streamed over http://); `saveTo`: a 2xx body goes to that file.
+    public func send(_ request: URLRequest, bodyFile: String? = nil, saveTo: String? = nil) throws -> Response {
         if let url = request.url, url.scheme == "http", let host = url.host,
            let components = URLComponents(url: url, resolvingAgainstBaseURL: false) {
             let port = url.port ?? 80
@@ -58,7 +59,8 @@ public final class HTTPClient: @unchecked Sendable {
             let response: Response
             do {
                 response = try client.send(method: request.httpMethod ?? "GET", target: target,
-                                           headers: request.allHTTPHeaderFields ?? [:], body: request.httpBody)
+                                           headers: request.allHTTPHeaderFields ?? [:], body: request.httpBody,
+                                           bodyFile: bodyFile, saveTo: saveTo)
             } catch let error as SocketHTTP.TransportError {
                 throw RemoteError.transient(remote: remote, detail: error.detail)
             }
@@ -67,6 +69,17 @@ public final class HTTPClient: @unchecked Sendable {
             }
             return response
         }
+        var request = request
+        if let bodyFile {
+            guard let data = FileManager.default.contents(atPath: bodyFile) else { throw IOError("read", path: bodyFile, errno: errno) }
+            request.httpBody = data
+        }
+        let response = try sendWithURLSession(request)
+        if let saveTo, (200 ..< 300).contains(response.status) { try writeBody(response.body, to: saveTo) }
+        return response
+    }
+
+    private func sendWithURLSession(_ request: URLRequest) throws -> Response {
         let box = Box()
         let done = DispatchSemaphore(value: 0)
         session.dataTask(with: request) { data, response, error in

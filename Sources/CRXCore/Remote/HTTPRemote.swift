@@ -88,16 +88,14 @@ public struct HTTPRemote: RemoteStore {
 
     public func upload(file: String, to key: String) throws {
         var r = request("PUT", key)
-        guard let data = FileManager.default.contents(atPath: file) else { throw IOError("read", path: file, errno: errno) }
-        r.httpBody = data
         r.setValue("application/octet-stream", forHTTPHeaderField: "Content-Type")
-        try check(try client.send(r), key: key, what: "PUT")
+        try check(try client.send(r, bodyFile: file), key: key, what: "PUT")
     }
 
     public func download(_ key: String, to file: String) throws {
-        let response = try client.send(request("GET", key))
+        let response = try client.send(request("GET", key), saveTo: file)
         try check(response, key: key, what: "GET")
-        try writeBody(response.body, to: file)
+        if response.body.count > 0 { try writeBody(response.body, to: file) }   // a chunked answer came in memory
     }
 }
 

@@ -176,9 +176,9 @@ public struct S3Remote: RemoteStore {
     }
 
     public func download(_ key: String, to file: String) throws {
-        let response = try client.send(request("GET", objectKey: objectKey(key)))
+        let response = try client.send(request("GET", objectKey: objectKey(key)), saveTo: file)
         try check(response, key: key, what: "GET")
-        try writeBody(response.body, to: file)
+        if response.body.count > 0 { try writeBody(response.body, to: file) }   // a chunked answer came in memory
     }
 }
 

@@ -50,20 +50,28 @@ final class SocketHTTP: @unchecked Sendable {
         throw TransportError(detail: "cannot connect to \(host):\(port): \(String(cString: strerror(lastErrno)))")
     }
 
-    func send(method: String, target: String, headers: [String: String], body: Data?) throws -> HTTPClient.Response {
+    /// Sends a request. `bodyFile`: stream that file as the body; `saveTo`: stream a 2xx response's
+    /// body into that file (created or truncated) instead of memory.
+    func send(method: String, target: String, headers: [String: String], body: Data?,
+              bodyFile: String? = nil, saveTo: String? = nil) throws -> HTTPClient.Response {
         var head = "\(method) \(target) HTTP/1.1\r\nHost: \(host):\(port)\r\n"
         for (k, v) in headers where k.lowercased() != "host" && k.lowercased() != "content-length" { head += "\(k): \(v)\r\n" }
-        if body != nil || method == "PUT" || method == "POST" { head += "Content-Length: \(body?.count ?? 0)\r\n" }
+        if let bodyFile {
+            guard let size = LocalFileSystem().stat(bodyFile)?.size else { throw IOError("read", path: bodyFile, errno: errno) }
+            head += "Content-Length: \(size)\r\n"
+        } else if body != nil || method == "PUT" || method == "POST" {
+            head += "Content-Length: \(body?.count ?? 0)\r\n"
+        }
         head += "\r\n"
         // A reused connection may have been closed by the server meanwhile: one more try on a new one.
         let reused = idle.withLock { $0.popLast() }
         if let fd = reused {
-            if let response = try? exchange(fd, head: head, body: body, method: method) { return response }
+            if let response = try? exchange(fd, head: head, body: body, bodyFile: bodyFile, saveTo: saveTo, method: method) { return response }
             close(fd)
         }
         let fd = try connectSocket()
         do {
-            return try exchange(fd, head: head, body: body, method: method)
+            return try exchange(fd, head: head, body: body, bodyFile: bodyFile, saveTo: saveTo, method: method)
         } catch {
             close(fd)
             throw error
@@ -85,9 +93,23 @@ final class SocketHTTP: @unchecked Sendable {
     }
 
     /// Sends one request on `fd` and reads its response; keeps the connection for reuse when allowed.
-    private func exchange(_ fd: Int32, head: String, body: Data?, method: String) throws -> HTTPClient.Response {
+    private func exchange(_ fd: Int32, head: String, body: Data?, bodyFile: String?, saveTo: String?,
+                          method: String) throws -> HTTPClient.Response {
         try writeAll(fd, Data(head.utf8))
-        if let body, !body.isEmpty { try writeAll(fd, body) }
+        if let bodyFile {
+            let input = open(bodyFile, O_RDONLY | O_CLOEXEC)
+            guard input >= 0 else { throw IOError("read", path: bodyFile, errno: errno) }
+            defer { close(input) }
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 64)
+            defer { buffer.deallocate() }
+            while true {
+                let n = try FileDescriptor.readSome(input, buffer, path: bodyFile)
+                if n == 0 { break }
+                try writeAll(fd, Data(bytesNoCopy: buffer.baseAddress!, count: n, deallocator: .none))
+            }
+        } else if let body, !body.isEmpty {
+            try writeAll(fd, body)
+        }
         let reader = Reader(fd: fd)
         guard let statusLine = try reader.line() else { throw TransportError(detail: "connection closed before a response") }
         let parts = statusLine.split(separator: " ", maxSplits: 2)
@@ -115,6 +137,8 @@ final class SocketHTTP: @unchecked Sendable {
                 content.append(try reader.bytes(size))
                 _ = try reader.line()
             }
+        } else if let length = headers["content-length"].flatMap(Int.init), let saveTo, (200 ..< 300).contains(status) {
+            try reader.copy(length, toFile: saveTo)
         } else if let length = headers["content-length"].flatMap(Int.init) {
             content = try reader.bytes(length)
         } else {
@@ -174,6 +198,27 @@ final class SocketHTTP: @unchecked Sendable {
                 start += take
             }
             return out
+        }
+
+        /// Streams the next `count` bytes into a file.
+        func copy(_ count: Int, toFile path: String) throws {
+            let out = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+            guard out >= 0 else { throw IOError("create", path: path, errno: errno) }
+            defer { close(out) }
+            var written = 0
+            while written < count {
+                if buffered == 0 {
+                    buffer.removeAll(keepingCapacity: true)
+                    start = 0
+                    guard try fill() else { throw TransportError(detail: "connection closed mid-body (\(written) of \(count) bytes)") }
+                }
+                let take = min(count - written, buffered)
+                try buffer.withUnsafeBytes { raw in
+                    try FileDescriptor.writeAll(out, UnsafeRawBufferPointer(rebasing: raw[start ..< start + take]), path: path)
+                }
+                start += take
+                written += take
+            }
         }
 
         func rest() throws -> Data {
