@@ -56,6 +56,22 @@ func findExecutable(_ name: String, extra: [String] = []) -> String? {
     return nil
 }
 
+/// Starts `command` under a watchdog shell: SIGTERM to the returned process kills the command at once
+/// (SIGKILL), and the command is killed too as soon as this test process is gone (however it ends),
+/// so no server outlives the tests.
+func startWatched(_ command: [String], stderr: FileHandle? = nil) throws -> Process {
+    let script = "\"$@\" & m=$!; trap 'kill -9 $m 2>/dev/null; exit 0' TERM INT; "
+        + "while kill -0 \(getpid()) 2>/dev/null && kill -0 $m 2>/dev/null; do sleep 0.2; done; kill -9 $m 2>/dev/null"
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/bin/sh")
+    process.arguments = ["-c", script, "sh"] + command
+    process.standardInput = FileHandle.nullDevice
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = stderr ?? FileHandle.nullDevice
+    try process.run()
+    return process
+}
+
 /// nginx as a WebDAV server (`dav_methods PUT DELETE MKCOL; create_full_put_path on;`) serving `root`
 /// on a free loopback port. Request bodies are buffered outside `root`, so a PUT is atomic.
 final class NginxServer: @unchecked Sendable {
@@ -98,8 +114,8 @@ final class NginxServer: @unchecked Sendable {
         let p = prefix.path
         let config = """
         user root;
-        worker_processes 2;
         daemon off;
+        master_process off;
         pid \(p)/nginx.pid;
         error_log \(p)/logs/error.log;
         events { worker_connections 512; }
@@ -125,14 +141,8 @@ final class NginxServer: @unchecked Sendable {
         """
         let conf = prefix.appendingPathComponent("nginx.conf").path
         try config.write(toFile: conf, atomically: true, encoding: .utf8)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: nginx)
-        process.arguments = ["-c", conf, "-p", p + "/"]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: p + "/logs/stderr.log", isDirectory: false)
-            .creatingFile())
-        try process.run()
-        self.process = process
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: p + "/logs/stderr.log", isDirectory: false).creatingFile())
+        process = try startWatched([nginx, "-c", conf, "-p", p + "/"], stderr: log)
         guard waitForPort(port, timeout: 10) else {
             stop()
             let log = (try? String(contentsOfFile: p + "/logs/error.log", encoding: .utf8)) ?? ""
@@ -140,24 +150,16 @@ final class NginxServer: @unchecked Sendable {
         }
     }
 
-    /// Kills the master and its workers at once (SIGKILL): connections drop mid-transfer.
+    /// Kills the server (SIGKILL, one process: `master_process off`): connections drop mid-transfer.
     func kill() {
         guard let process, process.isRunning else { return }
-        let master = process.processIdentifier
-        for child in childPIDs(of: master) { Glibc.kill(child, SIGKILL) }
-        Glibc.kill(master, SIGKILL)
+        process.terminate()            // the watchdog SIGKILLs nginx
         process.waitUntilExit()
         self.process = nil
+        _ = waitFor(timeout: 5) { !portAccepts(port) }
     }
 
-    func stop() {
-        guard let process, process.isRunning else { return }
-        let children = childPIDs(of: process.processIdentifier)
-        process.terminate()
-        process.waitUntilExit()
-        for child in children { Glibc.kill(child, SIGKILL) }
-        self.process = nil
-    }
+    func stop() { kill() }
 
     deinit {
         stop()
@@ -165,15 +167,13 @@ final class NginxServer: @unchecked Sendable {
     }
 }
 
-/// Processes whose parent is `pid` (from /proc).
-func childPIDs(of pid: pid_t) -> [pid_t] {
-    guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
-    return entries.compactMap { name -> pid_t? in
-        guard let p = pid_t(name), let stat = try? String(contentsOfFile: "/proc/\(name)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")") else { return nil }
-        let fields = stat[stat.index(after: close)...].split(separator: " ")
-        return fields.count > 2 && pid_t(fields[1]) == pid ? p : nil
+func waitFor(timeout: TimeInterval, _ condition: () -> Bool) -> Bool {
+    let deadline = Date().addingTimeInterval(timeout)
+    while Date() < deadline {
+        if condition() { return true }
+        usleep(20_000)
     }
+    return condition()
 }
 
 extension URL {
@@ -187,7 +187,7 @@ extension URL {
 /// a venv under the temp directory when neither `moto_server` nor `python3 -m moto.server` is available.
 final class MotoServer: @unchecked Sendable {
     let port: Int
-    let process: Process
+    var process: Process
     var endpoint: String { "http://127.0.0.1:\(port)" }
 
     static let shared: MotoServer? = {
@@ -201,7 +201,6 @@ final class MotoServer: @unchecked Sendable {
 
     private init() throws {
         port = freeLoopbackPort()
-        process = Process()
         var command: [String]
         if let moto = findExecutable("moto_server"), Self.works([moto, "--help"]) {
             command = [moto]
@@ -218,22 +217,13 @@ final class MotoServer: @unchecked Sendable {
         } else {
             throw TestFailure("python3 is not installed")
         }
-        process.executableURL = URL(fileURLWithPath: command[0])
-        process.arguments = Array(command.dropFirst()) + ["-H", "127.0.0.1", "-p", "\(port)"]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        // Killed by its watchdog when the test process ends.
+        process = try startWatched(command + ["-H", "127.0.0.1", "-p", "\(port)"])
         guard waitForPort(port, timeout: 30) else {
             process.terminate()
             throw TestFailure("moto_server did not listen on port \(port)")
         }
-        // Stopped when the test process exits.
-        let pid = process.processIdentifier
-        MotoServer.pidToKill = pid
-        atexit { if MotoServer.pidToKill > 0 { kill(MotoServer.pidToKill, SIGTERM) } }
     }
-
-    nonisolated(unsafe) static var pidToKill: pid_t = 0
 
     static func works(_ command: [String]) -> Bool {
         let p = Process()
