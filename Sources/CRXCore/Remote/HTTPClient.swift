@@ -82,13 +82,19 @@ public final class HTTPClient: @unchecked Sendable {
     private func sendWithURLSession(_ request: URLRequest) throws -> Response {
         let box = Box()
         let done = DispatchSemaphore(value: 0)
-        session.dataTask(with: request) { data, response, error in
+        let task = session.dataTask(with: request) { data, response, error in
             box.data = data
             box.response = response
             box.error = error
             done.signal()
-        }.resume()
-        done.wait()
+        }
+        task.resume()
+        // FoundationNetworking on Linux never completes a 401 carrying WWW-Authenticate: bound the wait.
+        if done.wait(timeout: .now() + timeout + 10) == .timedOut {
+            task.cancel()
+            throw RemoteError.transient(remote: remote, detail: "no answer within \(Int(timeout + 10)) s"
+                + " (over https a refused password can look like this: check the credentials)")
+        }
         if let error = box.error {
             throw RemoteError.transient(remote: remote, detail: error.localizedDescription)
         }
