@@ -38,7 +38,8 @@ struct CRX: ParsableCommand {
         version: version,
         subcommands: [Repro.self, Status.self, Dag.self, Checkout.self, Verify.self, Init.self,
                       Sources.self, Freshness.self, LineageCommand.self, StageCommand.self,
-                      Gc.self, Params.self, Metrics.self]
+                      Gc.self, Params.self, Metrics.self,
+                      Remote.self, Push.self, Fetch.self, Pull.self]
     )
 }
 

@@ -29,6 +29,8 @@ public final class Reproducer: @unchecked Sendable {
         public var jobs = ProcessInfo.processInfo.activeProcessorCount
         public var keepGoing = false
         public var useRunCache = true
+        /// `repro --pull`: where to download outputs and run-cache entries missing from the local cache.
+        public var remote: (any OutputFetcher)?
         public init() {}
     }
 
@@ -293,12 +295,13 @@ public final class Reproducer: @unchecked Sendable {
         }
         let depStats = try statDeps(stage)
         let snapshot = try inspector.snapshot(stage)
-        var decision = Planner.decide(stage, record: record, snapshot: snapshot, force: options.force,
-                                      inCache: checkout.isRestorable)
+        let inCache: (PathDigest) -> Bool = { [checkout] in checkout.isRestorable($0) || options.remote?.available($0) == true }
+        var decision = Planner.decide(stage, record: record, snapshot: snapshot, force: options.force, inCache: inCache)
         if case let .restore(entries) = decision {
             observer.stageRestoring(stage.name, paths: entries.map(\.path))
             let started = Date()
             do {
+                try options.remote?.fetch(entries.filter { !checkout.isRestorable($0.hash) })
                 for e in entries { try checkout.restore(e) }
                 if let record {
                     let previous = runLog.current(stage: stage.name, lockEntry: RunLog.lockEntryDigest(stage: stage.name, record: record))
@@ -332,11 +335,13 @@ public final class Reproducer: @unchecked Sendable {
             let fingerprint = RunCache.fingerprint(cmd: stage.cmd, deps: snapshot.deps, params: paramsUsed, outs: stage.outs)
             let canUseRunCache = options.useRunCache && !options.force && !stage.alwaysChanged
                 && !stage.outs.isEmpty && stage.outs.allSatisfy(\.cache)
+            if canUseRunCache { options.remote?.fetchRunCacheEntry(fingerprint) }
             if canUseRunCache, let outs = runCache.lookup(fingerprint),
-               Set(outs.map(\.path)) == Set(stage.outs.map(\.path)), outs.allSatisfy({ checkout.isRestorable($0.hash) }) {
+               Set(outs.map(\.path)) == Set(stage.outs.map(\.path)), outs.allSatisfy({ inCache($0.hash) }) {
                 observer.stageRestoring(stage.name, paths: outs.map(\.path), fromRunCache: true)
                 let started = Date()
                 do {
+                    try options.remote?.fetch(outs.filter { !checkout.isRestorable($0.hash) })
                     for e in outs { try checkout.restore(e) }
                     let committed = try commit(stage, deps: snapshot.deps, params: paramsUsed, outs: outs)
                     logRun(stage, record: committed, started: started, finished: Date(), exitCode: nil, producedBy: .runCache,

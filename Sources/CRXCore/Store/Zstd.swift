@@ -72,7 +72,10 @@ public final class ZstdDecompressor {
             if ZSTD_isError(result) != 0 { throw ZstdError("decompression", code: result) }
             lastResult = result
             if outBuf.pos > 0 { try sink(UnsafeRawBufferPointer(rebasing: output[0 ..< outBuf.pos])) }
-            if inBuf.pos == inBuf.size && outBuf.pos < outBuf.size { break }
+            // Input used up and either the output not full, or the frame complete and flushed (0): calling
+            // again would start reading a next frame and overwrite `lastResult` (content of exactly
+            // n × 128 KiB was taken for a truncated frame).
+            if inBuf.pos == inBuf.size && (outBuf.pos < outBuf.size || result == 0) { break }
         }
     }
 

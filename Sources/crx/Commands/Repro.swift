@@ -39,6 +39,12 @@ struct Repro: ParsableCommand {
     @Flag(help: "Print a JSON summary instead of progress lines.")
     var json = false
 
+    @Flag(help: "Download outputs of up-to-date stages and run-cache hits from the remote instead of rebuilding them.")
+    var pull = false
+
+    @Option(name: .customShort("r"), help: "With --pull: the remote (default: the default remote).")
+    var remote: String?
+
     @Option(name: .customLong("lock-timeout"), help: "Seconds to wait for another crx holding the project lock (default: wait).")
     var lockTimeout: Double?
 
@@ -59,6 +65,9 @@ struct Repro: ParsableCommand {
             if let jobs { options.jobs = jobs }
             options.keepGoing = keepGoing
             options.useRunCache = !noRunCache
+            if pull && !dryRun {
+                options.remote = RemoteFetcher(sync: try RemoteCLI.sync(workspace, remote: remote, jobs: nil, quiet: true).0)
+            }
             if dryRun {
                 let reproducer = try Reproducer(workspace: workspace, pipeline: pipeline)
                 let report = try reproducer.plan(options)

@@ -16,9 +16,24 @@ struct Status: ParsableCommand {
     @Flag(name: .customLong("exit-code"), help: "Exit 1 when any stage is stale (for CI gates).")
     var exitCode = false
 
+    @Flag(help: "Show which outputs are missing from the local cache or the remote (see -r).")
+    var remote = false
+
+    @Option(name: .customShort("r"), help: "With --remote: the remote (default: the default remote); `--remote NAME` works too.")
+    var remoteName: String?
+
     func run() throws {
         try runReportingErrors {
             let workspace = try global.workspace()
+            if remote {
+                var targets = targets
+                var name = remoteName
+                if name == nil, let first = targets.first, (try? RemoteConfig.merged(workspace).remotes[first]) != nil,
+                   (try? workspace.loadPipeline()[first]) == nil {
+                    name = targets.removeFirst()
+                }
+                return try RemoteStatus.run(workspace, remote: name, targets: targets, json: json, exitCode: exitCode)
+            }
             let reproducer = try Reproducer(workspace: workspace, pipeline: try workspace.loadPipeline())
             var options = Reproducer.Options()
             options.targets = targets

@@ -1,0 +1,60 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+
+/// Taking an object file that came from elsewhere (a remote) into the local cache: it is
+/// decompressed and re-hashed first, and renamed into place only when it is a complete zstd frame
+/// of exactly the content its name promises. Anything else is deleted and refused.
+extension LocalObjectStore {
+    /// A fresh path under the cache's `tmp/` for a download.
+    public func temporaryPath(_ tag: String = "dl") throws -> String {
+        try LocalFileSystem().createDirectory(tempDirectory)
+        return "\(tempDirectory)/\(tag)-\(getpid())-\(UInt64.random(in: 0 ... .max))"
+    }
+
+    /// Why the object file at `path` does not hold `digest`, or nil when it does.
+    public static func problem(objectFile path: String, digest: Digest) -> String? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return "unreadable: \(String(cString: strerror(errno)))" }
+        defer { close(fd) }
+        let hasher = XXH3Hasher()
+        let decompressor = ZstdDecompressor()
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 64)
+        defer { buffer.deallocate() }
+        var sawInput = false
+        do {
+            while true {
+                let n = try FileDescriptor.readSome(fd, buffer, path: path)
+                if n == 0 { break }
+                sawInput = true
+                try decompressor.decompress(UnsafeRawBufferPointer(rebasing: buffer[0 ..< n])) { hasher.update($0) }
+            }
+        } catch let error as ZstdError {
+            return error.message
+        } catch {
+            return "\(error)"
+        }
+        guard sawInput, decompressor.atFrameEnd else { return "truncated zstd frame" }
+        let actual = hasher.finalize()
+        return actual == digest ? nil : "content hashes to \(actual)"
+    }
+
+    /// Verifies the downloaded object file at `temp` and publishes it as `digest` (read-only), or
+    /// deletes it and returns why it was refused.
+    public func adopt(_ temp: String, as digest: Digest) throws -> String? {
+        if let problem = Self.problem(objectFile: temp, digest: digest) {
+            unlink(temp)
+            return problem
+        }
+        chmod(temp, 0o444)
+        let final = objectPath(digest)
+        try LocalFileSystem().createDirectory((final as NSString).deletingLastPathComponent)
+        guard rename(temp, final) == 0 else {
+            let e = errno
+            unlink(temp)
+            throw IOError("publish cache object", path: final, errno: e)
+        }
+        return nil
+    }
+}
