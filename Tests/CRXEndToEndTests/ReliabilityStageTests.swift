@@ -120,7 +120,7 @@ extension CRXReliabilityTests {
         }
 
         @Test func hangingCommandIsStoppedByTerm() throws {
-            // There is no per-stage `timeout` yet (see docs/reliability.md); a hang is stopped by SIGTERM.
+            // Without a `timeout:`, a hang is stopped by SIGTERM to crx.
             let p = try Project(["pipeline.yaml": "stages:\n  hang:\n    cmd: echo $$ > hang.pid; sleep 3600\n    outs: [never.txt]\n"])
             let running = try p.start(["repro"])
             #expect(p.waitFor { (p.read("hang.pid") ?? "").hasSuffix("\n") })
@@ -129,10 +129,35 @@ extension CRXReliabilityTests {
             #expect(r.exitCode == 143, "\(r)")
             let pgid = pid_t((p.read("hang.pid") ?? "").trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
             #expect(p.waitFor(timeout: 3) { !processGroupAlive(pgid) })
-            // `timeout:` is not a stage key yet: refused with the list of allowed keys (exit 2).
-            p.write("pipeline.yaml", "stages:\n  hang:\n    cmd: sleep 3600\n    timeout: 5\n    outs: [never.txt]\n")
+        }
+
+        @Test func hangingCommandIsStoppedByItsTimeout() throws {
+            // A per-stage `timeout:` stops the whole process group (TERM, then KILL) and fails the stage.
+            let p = try Project(["pipeline.yaml": """
+            stages:
+              hang:
+                cmd: echo $$ > hang.pid; trap '' TERM; sleep 3600
+                timeout: 1
+                outs: [never.txt]
+              other:
+                cmd: echo ok > other.txt
+                outs: [other.txt]
+
+            """])
+            let started = Date()
+            let r = p.crx(["repro", "-k", "--json"], timeout: 60)
+            #expect(r.exitCode == 1, "\(r)")
+            #expect(Date().timeIntervalSince(started) < 15, "a 1 s timeout (TERM ignored: KILL 3 s later) must not wait for the hang")
+            let summary = try ReproSummary(r)
+            #expect(summary.failed == ["hang"] && summary.ran == ["other"], "\(r)")
+            #expect((summary.failures["hang"]?["message"] as? String)?.contains("timed out after 1 s") == true, "\(r)")
+            let pgid = pid_t((p.read("hang.pid") ?? "").trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+            #expect(pgid > 0 && p.waitFor(timeout: 3) { !processGroupAlive(pgid) })
+            #expect(try p.lockedStages() == ["other"])
+            // A malformed timeout is a definition error with its location.
+            p.write("pipeline.yaml", "stages:\n  hang:\n    cmd: sleep 3600\n    timeout: soon\n    outs: [never.txt]\n")
             let refused = p.crx("status")
-            #expect(refused.exitCode == 2 && refused.stderr.contains("unknown key 'timeout'"), "\(refused)")
+            #expect(refused.exitCode == 2 && refused.stderr.contains("pipeline.yaml:4:14"), "\(refused)")
         }
     }
 

@@ -17,6 +17,8 @@ public struct StageJob: Sendable {
     public var workingDirectory: String
     public var logPath: String
     public var environment: [String: String]
+    /// Seconds all commands together may run; then the process group is stopped (TERM, then KILL).
+    public var timeout: Double? = nil
 
     public init(stage: String, commands: [String], workingDirectory: String, logPath: String, environment: [String: String] = [:]) {
         self.stage = stage
@@ -37,6 +39,8 @@ public struct ExecutionResult: Sendable {
     public var stderrTail: [String]
     public var started: Date
     public var finished: Date
+    /// The stage's `timeout` expired and its commands were stopped.
+    public var timedOut = false
 
     public var succeeded: Bool { exitCode == 0 && signal == nil }
 }

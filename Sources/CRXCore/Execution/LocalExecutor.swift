@@ -37,6 +37,8 @@ public final class LocalExecutor: Executor, @unchecked Sendable {
         let logFD = open(job.logPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         defer { if logFD >= 0 { close(logFD) } }
         var tail = TailBuffer(limit: 20)
+        let deadline = job.timeout.map { started.addingTimeInterval($0) }
+        var timedOut = false
         for (i, command) in job.commands.enumerated() {
             if cancelled.snapshot {
                 return ExecutionResult(exitCode: 130, signal: SIGINT, failedCommand: i, stderrTail: ["interrupted"],
@@ -46,10 +48,12 @@ public final class LocalExecutor: Executor, @unchecked Sendable {
                 let header = "$ \(command)\n"
                 header.utf8CString.withUnsafeBytes { _ = write(logFD, $0.baseAddress, $0.count - 1) }
             }
-            let (status, signal) = spawn(command, job: job, logFD: logFD, tail: &tail)
-            if status != 0 || signal != nil {
-                return ExecutionResult(exitCode: status, signal: signal, failedCommand: i, stderrTail: tail.all,
-                                       started: started, finished: Date())
+            let (status, signal) = spawn(command, job: job, logFD: logFD, tail: &tail, deadline: deadline, timedOut: &timedOut)
+            if status != 0 || signal != nil || timedOut {
+                var result = ExecutionResult(exitCode: status, signal: signal, failedCommand: i, stderrTail: tail.all,
+                                             started: started, finished: Date())
+                result.timedOut = timedOut
+                return result
             }
         }
         return ExecutionResult(exitCode: 0, signal: nil, failedCommand: nil, stderrTail: tail.all,
@@ -57,7 +61,8 @@ public final class LocalExecutor: Executor, @unchecked Sendable {
     }
 
     /// Spawns one command and pumps its output until it exits. Returns (exit status, signal).
-    private func spawn(_ command: String, job: StageJob, logFD: Int32, tail: inout TailBuffer) -> (Int32, Int32?) {
+    private func spawn(_ command: String, job: StageJob, logFD: Int32, tail: inout TailBuffer,
+                       deadline: Date?, timedOut: inout Bool) -> (Int32, Int32?) {
         var outPipe: [Int32] = [0, 0], errPipe: [Int32] = [0, 0]
         guard pipe(&outPipe) == 0, pipe(&errPipe) == 0 else { return (127, nil) }
         var actions = posix_spawn_file_actions_t()
@@ -109,9 +114,26 @@ public final class LocalExecutor: Executor, @unchecked Sendable {
                    pollfd(fd: errPipe[0], events: Int16(POLLIN), revents: 0)]
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 65536, alignment: 16)
         defer { buffer.deallocate() }
+        // The stage's timeout: TERM the process group at the deadline, KILL it 3 s later.
+        var killAt: Date?
+        func enforceDeadline() -> Int32 {
+            guard let deadline else { return -1 }
+            let now = Date()
+            if now >= deadline && !timedOut {
+                timedOut = true
+                kill(-pid, SIGTERM)
+                killAt = now.addingTimeInterval(3)
+            }
+            if let k = killAt, now >= k {
+                kill(-pid, SIGKILL)
+                killAt = nil
+            }
+            let next = killAt ?? (timedOut ? now.addingTimeInterval(0.05) : deadline)
+            return Int32(max(10, min(1000, next.timeIntervalSince(now) * 1000)))
+        }
         var open = 2
         while open > 0 {
-            let n = poll(&fds, 2, -1)
+            let n = poll(&fds, 2, enforceDeadline())
             if n < 0 { if errno == EINTR { continue } else { break } }
             for i in 0 ..< 2 where fds[i].fd >= 0 && fds[i].revents != 0 {
                 let count = read(fds[i].fd, buffer.baseAddress, buffer.count)
@@ -129,7 +151,16 @@ public final class LocalExecutor: Executor, @unchecked Sendable {
             }
         }
         var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        if deadline == nil {
+            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        } else {
+            // The command may have closed its output and still run: keep enforcing the deadline.
+            while true {
+                let r = waitpid(pid, &status, WNOHANG)
+                if r == pid || (r < 0 && errno != EINTR) { break }
+                usleep(UInt32(min(enforceDeadline(), 50)) * 1000)
+            }
+        }
         if cancelled.snapshot { stopGroup(pid) }
         let exited = (status & 0x7f) == 0
         if exited { return ((status >> 8) & 0xff, nil) }

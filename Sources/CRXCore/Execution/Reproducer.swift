@@ -357,13 +357,19 @@ public final class Reproducer: @unchecked Sendable {
             for out in stage.outs where !out.persist { try fs.remove(ProjectPath.join(workspace.root, out.path)) }
             for out in stage.outs { try fs.createDirectory(ProjectPath.join(workspace.root, ProjectPath.parent(out.path))) }
             let logPath = workspace.logsDirectory + "/\(stage.name).log"
-            let job = StageJob(stage: stage.name, commands: stage.cmd,
+            var job = StageJob(stage: stage.name, commands: stage.cmd,
                                workingDirectory: ProjectPath.join(workspace.root, stage.wdir), logPath: logPath,
                                environment: ["CRX_STAGE": stage.name, "CRX_ROOT": workspace.root])
+            job.timeout = stage.timeout
             let result = executor.run(job)
             if interruptedFlag.snapshot && !result.succeeded {
                 return .failed(StageFailure(stage: stage.name, message: "interrupted", exitCode: result.exitCode,
                                             stderrTail: result.stderrTail, logPath: logPath))
+            }
+            if result.timedOut {
+                return .failed(StageFailure(stage: stage.name,
+                                            message: "timed out after \(String(format: "%g", stage.timeout ?? 0)) s (its `timeout:`); its commands were stopped",
+                                            exitCode: result.exitCode, stderrTail: result.stderrTail, logPath: logPath))
             }
             guard result.succeeded else {
                 let what = result.signal.map { "was killed by signal \($0)" } ?? "exited with code \(result.exitCode)"

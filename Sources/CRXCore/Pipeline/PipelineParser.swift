@@ -13,7 +13,7 @@ public struct PipelineDefinition: Sendable {
 /// directory (as in DVC); the parser resolves them to project-root-relative paths and refuses any
 /// that escape the project. Every error carries the file, line and column of the offending node.
 public struct PipelineParser {
-    public static let stageKeys: Set<String> = ["cmd", "wdir", "deps", "params", "outs", "metrics", "plots",
+    public static let stageKeys: Set<String> = ["cmd", "wdir", "deps", "params", "outs", "metrics", "plots", "timeout",
                                                 "frozen", "always_changed", "desc", "meta"]
     public static let topLevelKeys: Set<String> = ["stages", "vars", "plots", "metrics", "params", "artifacts", "datasets", "sources"]
     static let outOptions: Set<String> = ["cache", "persist", "desc", "remote", "push", "checkpoint", "type", "labels", "meta"]
@@ -181,8 +181,18 @@ public struct PipelineParser {
         }
         var desc: String?
         if let d = fields["desc"] { desc = try string(d.value, what: "\(name).desc") }
-        return Stage(name: name, location: stageLoc, cmd: cmd, wdir: wdir, deps: deps, params: params, outs: outs,
+        var timeout: Double?
+        if let t = fields["timeout"] {
+            guard case let .scalar(scalar) = t.value, let seconds = Self.seconds(scalar.string), seconds > 0 else {
+                throw DefinitionError("stage '\(name)': 'timeout' must be a positive number of seconds or a duration like 90s, 30m, 2h",
+                                      at: t.value.location(in: file))
+            }
+            timeout = seconds
+        }
+        var stage = Stage(name: name, location: stageLoc, cmd: cmd, wdir: wdir, deps: deps, params: params, outs: outs,
                      frozen: try bool("frozen"), alwaysChanged: try bool("always_changed"), desc: desc)
+        stage.timeout = timeout
+        return stage
     }
 
     private func parseOut(_ item: Node, kind: Stage.Out.Kind, stage: String,
@@ -246,6 +256,20 @@ public struct PipelineParser {
         case let .scalar(s): return [s.string]
         case let .sequence(seq): return try seq.map { try string($0, what: what) }
         default: throw DefinitionError("'\(what)' must be a string or a list of strings", at: node.location(in: file))
+        }
+    }
+
+    /// `90`, `90s`, `30m`, `2h`, `1d` → seconds.
+    static func seconds(_ text: String) -> Double? {
+        let t = text.trimmingCharacters(in: .whitespaces).lowercased()
+        if let n = Double(t) { return n }
+        guard let unit = t.last, let n = Double(t.dropLast()) else { return nil }
+        switch unit {
+        case "s": return n
+        case "m": return n * 60
+        case "h": return n * 3600
+        case "d": return n * 86400
+        default: return nil
         }
     }
 

@@ -35,6 +35,8 @@ public struct Stage: Sendable, Hashable {
     public var frozen: Bool
     public var alwaysChanged: Bool
     public var desc: String?
+    /// Seconds the stage's commands may run before they are stopped and the stage fails (`timeout:`).
+    public var timeout: Double? = nil
 
     /// The params files this stage reads, with the keys it uses (nil: the whole file), in order.
     public var paramsByFile: [(file: String, keys: [String]?)] {
