@@ -16,7 +16,7 @@ import Foundation
 /// <root>/.crx/lock              the project lock (ProjectLock)
 /// ```
 /// The root is found as git finds its own: walking up from the current directory to the first
-/// directory holding `.crx/`, else the first holding `pipeline.yaml`; else the current directory.
+/// directory holding `.crx/` or `pipeline.yaml`; else the current directory.
 public struct Workspace: Sendable {
     public let root: String
     /// The pipeline file, root-relative.
@@ -45,16 +45,15 @@ public struct Workspace: Sendable {
         let start = URL(fileURLWithPath: directory).standardizedFileURL.path
         var root: String?
         var candidate = start
-        // First the nearest `.crx/`, then the nearest pipeline.yaml.
-        for marker in [".crx", "pipeline.yaml"] {
-            candidate = start
-            while true {
-                if fs.stat(candidate + "/" + marker) != nil { root = candidate; break }
-                let parent = (candidate as NSString).deletingLastPathComponent
-                if parent == candidate || parent.isEmpty { break }
-                candidate = parent
+        // The nearest directory holding `.crx/` or `pipeline.yaml` (a project nested in another is its own).
+        while true {
+            if fs.stat(candidate + "/.crx") != nil || fs.stat(candidate + "/pipeline.yaml") != nil {
+                root = candidate
+                break
             }
-            if root != nil { break }
+            let parent = (candidate as NSString).deletingLastPathComponent
+            if parent == candidate || parent.isEmpty { break }
+            candidate = parent
         }
         var projectRoot = root ?? start
         var file = "pipeline.yaml"

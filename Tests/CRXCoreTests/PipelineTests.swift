@@ -121,3 +121,16 @@ import Testing
         #expect(ProjectPath.isInside("out/a", "out") && !ProjectPath.isInside("outer", "out"))
     }
 }
+
+@Suite struct WorkspaceTests {
+    @Test func nearestProjectWinsLikeGit() throws {
+        let dir = TempDir()
+        dir.write("pipeline.yaml", "stages: {}\n")
+        try FileManager.default.createDirectory(atPath: dir.path + "/.crx", withIntermediateDirectories: true)
+        dir.write("inner/pipeline.yaml", "stages: {}\n")
+        dir.write("inner/deep/x.txt", "x")
+        #expect(try Workspace.discover(from: dir.path + "/inner/deep").root.hasSuffix("/inner"))
+        dir.write("other/y.txt", "y")
+        #expect(try Workspace.discover(from: dir.path + "/other").root == URL(fileURLWithPath: dir.path).standardizedFileURL.path)
+    }
+}
