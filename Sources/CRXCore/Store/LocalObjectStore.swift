@@ -137,7 +137,12 @@ public struct LocalObjectStore: ObjectStore {
 
     /// Decompresses an object, verifying digest and frame completeness, into `sink`.
     private func decode(_ digest: Digest, sink: (UnsafeRawBufferPointer) throws -> Void) throws {
-        let path = objectPath(digest)
+        try Self.decode(objectFile: objectPath(digest), as: digest, sink: sink)
+    }
+
+    /// Decompresses the object file at `path` into `sink`, verifying that it is one complete zstd
+    /// frame whose content hashes to `digest`; throws `StoreError` otherwise.
+    static func decode(objectFile path: String, as digest: Digest, sink: (UnsafeRawBufferPointer) throws -> Void) throws {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
             if errno == ENOENT { throw StoreError.missing(digest, path: path) }

@@ -15,29 +15,16 @@ extension LocalObjectStore {
 
     /// Why the object file at `path` does not hold `digest`, or nil when it does.
     public static func problem(objectFile path: String, digest: Digest) -> String? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return "unreadable: \(String(cString: strerror(errno)))" }
-        defer { close(fd) }
-        let hasher = XXH3Hasher()
-        let decompressor = ZstdDecompressor()
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 64)
-        defer { buffer.deallocate() }
-        var sawInput = false
         do {
-            while true {
-                let n = try FileDescriptor.readSome(fd, buffer, path: path)
-                if n == 0 { break }
-                sawInput = true
-                try decompressor.decompress(UnsafeRawBufferPointer(rebasing: buffer[0 ..< n])) { hasher.update($0) }
-            }
-        } catch let error as ZstdError {
-            return error.message
+            try decode(objectFile: path, as: digest) { _ in }
+            return nil
+        } catch let StoreError.corrupt(_, _, reason) {
+            return reason
+        } catch StoreError.missing {
+            return "unreadable: \(String(cString: strerror(ENOENT)))"
         } catch {
             return "\(error)"
         }
-        guard sawInput, decompressor.atFrameEnd else { return "truncated zstd frame" }
-        let actual = hasher.finalize()
-        return actual == digest ? nil : "content hashes to \(actual)"
     }
 
     /// Verifies the downloaded object file at `temp` and publishes it as `digest` (read-only), or
