@@ -57,6 +57,19 @@ import Testing
         #expect(p.read("model.txt") == "0.7")
     }
 
+    @Test func checkoutRestoresAnEarlierRevisionsOutputsAfterGitCheckoutOfTheLock() throws {
+        let p = try project()                      // committed: lr.txt 0.5 → model.txt "0.5"
+        p.write("lr.txt", "0.9")
+        #expect(try p.repro().ran == ["train"])
+        #expect(p.read("model.txt") == "0.9")
+        // git brings back the committed files (lock, input, uncached metrics); crx the cached outputs.
+        try git(p, "checkout", "HEAD", "--", ".")
+        let r = p.crx("checkout")
+        #expect(r.exitCode == 0, "\(r)")
+        #expect(p.read("model.txt") == "0.5", "the committed lock's output comes back from the cache")
+        #expect(try p.status().staleStages.isEmpty)
+    }
+
     @Test func paramsDiffAgainstHead() throws {
         let p = try project()
         p.write("params.yaml", "train:\n  depth: 3\n  lr: 0.25\n")
