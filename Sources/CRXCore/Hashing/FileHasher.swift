@@ -6,7 +6,9 @@ import Glibc
 /// always, and optionally more (the zstd compressor when caching, a SHA-256 for reports), so every
 /// consumer shares one read pass. Memory stays at one chunk whatever the file size.
 public enum FileHasher {
-    public static let chunkSize = 1 << 20
+    /// 128 KiB: fits in L2, so the kernel's copy out of the page cache stays cheap (1 MiB chunks
+    /// measured 2.4× its cost).
+    public static let chunkSize = 128 << 10
 
     /// Digest and size of the file at `path`.
     public static func hash(path: String) throws -> (digest: Digest, size: Int64) {

@@ -16,7 +16,11 @@ public final class XXH3Hasher {
 
     public func update(_ bytes: UnsafeRawBufferPointer) {
         guard bytes.count > 0 else { return }
+        #if arch(x86_64)
+        XXH3_128bits_update_dispatch(state, bytes.baseAddress, bytes.count)  // AVX2 where the CPU has it
+        #else
         XXH3_128bits_update(state, bytes.baseAddress, bytes.count)
+        #endif
     }
 
     public func update(_ bytes: some Sequence<UInt8>) {
