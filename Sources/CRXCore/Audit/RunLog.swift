@@ -25,13 +25,17 @@ public final class RunLog: @unchecked Sendable {
         public var originalRunID: String?
         public var lockEntry: String
         public var executor: String
+        /// The cluster job that ran the commands (`--executor slurm`): id, state, node, Slurm's times.
+        public var job: BatchJob?
 
         var json: [String: Any] {
-            ["run_id": runID, "stage": stage, "cmd": cmd, "wdir": wdir.isEmpty ? "." : wdir,
+            var o: [String: Any] = ["run_id": runID, "stage": stage, "cmd": cmd, "wdir": wdir.isEmpty ? "." : wdir,
              "started_at": AuditClock.iso(started), "finished_at": AuditClock.iso(finished),
              "duration_s": (finished.timeIntervalSince(started) * 1000).rounded() / 1000,
              "exit_code": JSONReport.orNull(exitCode.map { Int($0) }), "produced_by": producedBy.rawValue,
              "original_run_id": JSONReport.orNull(originalRunID), "lock_entry": lockEntry, "executor": executor]
+            if let job { o["job"] = job.json }
+            return o
         }
 
         init(runID: String, stage: String, cmd: [String], wdir: String, started: Date, finished: Date, exitCode: Int32?,
@@ -59,6 +63,7 @@ public final class RunLog: @unchecked Sendable {
                       started: started, finished: finished, exitCode: (json["exit_code"] as? Int).map(Int32.init),
                       producedBy: produced, originalRunID: json["original_run_id"] as? String, lockEntry: entry,
                       executor: json["executor"] as? String ?? "local")
+            job = (json["job"] as? [String: Any]).flatMap(BatchJob.init(json:))
         }
     }
 

@@ -8,6 +8,13 @@ public protocol Executor: Sendable {
     func run(_ job: StageJob) -> ExecutionResult
     /// Stops every running job (SIGINT / SIGTERM arrived).
     func cancelAll(signal: Int32)
+    /// True when stages run on this machine's cores: the scheduler then treats `-j` as a budget of
+    /// cores that each stage's `resources.cpus` draws on. A cluster executor counts jobs instead.
+    var sharesLocalCores: Bool { get }
+}
+
+extension Executor {
+    public var sharesLocalCores: Bool { true }
 }
 
 /// What an executor is asked to run.
@@ -19,6 +26,8 @@ public struct StageJob: Sendable {
     public var environment: [String: String]
     /// Seconds all commands together may run; then the process group is stopped (TERM, then KILL).
     public var timeout: Double? = nil
+    /// What the stage asked for (`resources:`); a cluster executor turns it into its job's options.
+    public var resources = StageResources()
 
     public init(stage: String, commands: [String], workingDirectory: String, logPath: String, environment: [String: String] = [:]) {
         self.stage = stage
@@ -41,6 +50,8 @@ public struct ExecutionResult: Sendable {
     public var finished: Date
     /// The stage's `timeout` expired and its commands were stopped.
     public var timedOut = false
+    /// The cluster job that ran the commands (nil when they ran on this machine).
+    public var batchJob: BatchJob? = nil
 
     public var succeeded: Bool { exitCode == 0 && signal == nil }
 }

@@ -209,9 +209,13 @@ public final class Reproducer: @unchecked Sendable {
                     continue
                 }
                 let ready = ups.allSatisfy { board.outcomes[$0] != nil }
-                if ready && board.running < jobs {
+                // Locally, `-j` is a budget of cores and a stage takes its `resources.cpus` of it (a
+                // stage wanting more than the budget runs alone); a cluster executor counts jobs.
+                let cost = executor.sharesLocalCores ? pipeline.stages[i].resources.cores(budget: jobs) : 1
+                if ready && (board.running == 0 || board.coresInUse + cost <= jobs) {
                     pending.remove(at: index)
                     board.running += 1
+                    board.coresInUse += cost
                     launched = true
                     let parallel = jobs > 1
                     let thread = Thread { [self] in
@@ -219,6 +223,7 @@ public final class Reproducer: @unchecked Sendable {
                         condition.lock()
                         board.outcomes[i] = outcome
                         board.running -= 1
+                        board.coresInUse -= cost
                         if case .failed = outcome, !options.keepGoing { board.stopping = true }
                         if self.interruptedFlag.snapshot { board.stopping = true }
                         condition.signal()
@@ -250,6 +255,8 @@ public final class Reproducer: @unchecked Sendable {
         let condition = NSCondition()
         var outcomes: [Int: Outcome] = [:]
         var running = 0
+        /// Cores of the `-j` budget taken by running stages (see `StageResources.cores`).
+        var coresInUse = 0
         var stopping = false
     }
 
@@ -360,20 +367,29 @@ public final class Reproducer: @unchecked Sendable {
             var job = StageJob(stage: stage.name, commands: stage.cmd,
                                workingDirectory: ProjectPath.join(workspace.root, stage.wdir), logPath: logPath,
                                environment: ["CRX_STAGE": stage.name, "CRX_ROOT": workspace.root])
-            job.timeout = stage.timeout
+            job.timeout = stage.timeout ?? stage.resources.time
+            job.resources = stage.resources
+            if let cpus = stage.resources.cpus { job.environment["CRX_CPUS"] = String(cpus) }
             let result = executor.run(job)
+            // A cluster job is named in every failure: its id, final state and node.
+            let batch = result.batchJob.map { ": \($0.summary)" } ?? ""
             if interruptedFlag.snapshot && !result.succeeded {
-                return .failed(StageFailure(stage: stage.name, message: "interrupted", exitCode: result.exitCode,
+                return .failed(StageFailure(stage: stage.name, message: "interrupted\(batch)", exitCode: result.exitCode,
                                             stderrTail: result.stderrTail, logPath: logPath))
             }
             if result.timedOut {
+                let limit = job.timeout.map { "after \(String(format: "%g", $0)) s (its `\(stage.timeout != nil ? "timeout" : "resources.time")`)" } ?? "(the cluster's time limit)"
                 return .failed(StageFailure(stage: stage.name,
-                                            message: "timed out after \(String(format: "%g", stage.timeout ?? 0)) s (its `timeout:`); its commands were stopped",
+                                            message: "timed out \(limit); its commands were stopped\(batch)",
                                             exitCode: result.exitCode, stderrTail: result.stderrTail, logPath: logPath))
             }
             guard result.succeeded else {
+                let cmd = stage.cmd.count > 1 && result.failedCommand != nil ? " (command \(result.failedCommand! + 1) of \(stage.cmd.count))" : ""
+                if let b = result.batchJob {
+                    return .failed(StageFailure(stage: stage.name, message: "\(b.summary)\(cmd)", exitCode: result.exitCode,
+                                                stderrTail: result.stderrTail, logPath: logPath))
+                }
                 let what = result.signal.map { "was killed by signal \($0)" } ?? "exited with code \(result.exitCode)"
-                let cmd = stage.cmd.count > 1 ? " (command \(result.failedCommand.map { $0 + 1 } ?? 0) of \(stage.cmd.count))" : ""
                 return .failed(StageFailure(stage: stage.name, message: "command\(cmd) \(what)", exitCode: result.exitCode,
                                             stderrTail: result.stderrTail, logPath: logPath))
             }
@@ -398,7 +414,7 @@ public final class Reproducer: @unchecked Sendable {
             let committed = try commit(stage, deps: snapshot.deps, params: paramsUsed, outs: outs)
             if canUseRunCache { try? runCache.record(fingerprint, outs: outs) }
             logRun(stage, record: committed, started: result.started, finished: result.finished, exitCode: result.exitCode,
-                   producedBy: .ran, original: nil, fingerprint: canUseRunCache ? fingerprint : nil)
+                   producedBy: .ran, original: nil, fingerprint: canUseRunCache ? fingerprint : nil, job: result.batchJob)
             return .ran
         }
     }
@@ -430,11 +446,12 @@ public final class Reproducer: @unchecked Sendable {
 
     /// Keeps the record of a run (for lineage); a failure to write it does not fail the build.
     func logRun(_ stage: Stage, record: Lockfile.StageRecord, started: Date, finished: Date, exitCode: Int32?,
-                producedBy: RunLog.Record.Production, original: String?, fingerprint: Digest?) {
+                producedBy: RunLog.Record.Production, original: String?, fingerprint: Digest?, job: BatchJob? = nil) {
         let entry = RunLog.lockEntryDigest(stage: stage.name, record: record)
-        let run = RunLog.Record(runID: RunLog.newRunID(), stage: stage.name, cmd: stage.cmd, wdir: stage.wdir,
+        var run = RunLog.Record(runID: RunLog.newRunID(), stage: stage.name, cmd: stage.cmd, wdir: stage.wdir,
                                 started: started, finished: finished, exitCode: exitCode, producedBy: producedBy,
-                                originalRunID: original, lockEntry: entry)
+                                originalRunID: original, lockEntry: entry, executor: job?.scheduler ?? "local")
+        run.job = job
         try? runLog.save(run, fingerprint: fingerprint)
     }
 

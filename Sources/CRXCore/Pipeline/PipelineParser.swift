@@ -14,7 +14,7 @@ public struct PipelineDefinition: Sendable {
 /// that escape the project. Every error carries the file, line and column of the offending node.
 public struct PipelineParser {
     public static let stageKeys: Set<String> = ["cmd", "wdir", "deps", "params", "outs", "metrics", "plots", "timeout",
-                                                "frozen", "always_changed", "desc", "meta"]
+                                                "resources", "frozen", "always_changed", "desc", "meta"]
     public static let topLevelKeys: Set<String> = ["stages", "vars", "plots", "metrics", "params", "artifacts", "datasets", "sources"]
     static let outOptions: Set<String> = ["cache", "persist", "desc", "remote", "push", "checkpoint", "type", "labels", "meta"]
     static let plotOptions: Set<String> = ["x", "y", "template", "title", "x_label", "y_label", "header"]
@@ -192,7 +192,52 @@ public struct PipelineParser {
         var stage = Stage(name: name, location: stageLoc, cmd: cmd, wdir: wdir, deps: deps, params: params, outs: outs,
                      frozen: try bool("frozen"), alwaysChanged: try bool("always_changed"), desc: desc)
         stage.timeout = timeout
+        if let r = fields["resources"] { stage.resources = try parseResources(r.value, stage: name) }
         return stage
+    }
+
+    /// `resources: {cpus, mem, gpus, time, partition}` (see StageResources).
+    private func parseResources(_ node: Node, stage: String) throws -> StageResources {
+        guard case let .mapping(map) = node else {
+            throw DefinitionError("stage '\(stage)': 'resources' must be a mapping like {cpus: 4, mem: 8G, gpus: 1, time: 2h, partition: gpu}",
+                                  at: node.location(in: file))
+        }
+        var resources = StageResources(location: node.location(in: file))
+        for (k, v) in map {
+            let key = try scalarKey(k)
+            guard StageResources.keys.contains(key) else {
+                let hint = Self.closest(key, in: StageResources.keys).map { " (did you mean '\($0)'?)" } ?? ""
+                throw DefinitionError("stage '\(stage)': unknown resource '\(key)'\(hint); allowed: \(StageResources.keys.sorted().joined(separator: ", "))",
+                                      at: k.location(in: file))
+            }
+            guard case let .scalar(scalar) = v, !scalar.string.isEmpty else {
+                throw DefinitionError("stage '\(stage)': resource '\(key)' must be a single value", at: v.location(in: file))
+            }
+            let text = scalar.string
+            func bad(_ expected: String) -> DefinitionError {
+                DefinitionError("stage '\(stage)': resources.\(key) '\(text)' is not \(expected)", at: v.location(in: file))
+            }
+            switch key {
+            case "cpus":
+                guard let n = Int(text), n > 0 else { throw bad("a positive whole number of cores") }
+                resources.cpus = n
+            case "mem":
+                guard let mib = StageResources.mebibytes(text) else { throw bad("a memory size like 512M, 8G or 1T") }
+                resources.memoryMiB = mib
+            case "gpus":
+                guard StageResources.isValidGPUs(text) else { throw bad("a GPU count like 2 or type:count like a100:2") }
+                resources.gpus = text
+            case "time":
+                guard let seconds = StageResources.seconds(text) else {
+                    throw bad("a time limit like 90s, 30m, 2h, 1d, or Slurm's MM, HH:MM:SS, D-HH:MM")
+                }
+                resources.time = seconds
+            default:
+                guard StageResources.isValidPartition(text) else { throw bad("a partition name (letters, digits, _ - .)") }
+                resources.partition = text
+            }
+        }
+        return resources
     }
 
     private func parseOut(_ item: Node, kind: Stage.Out.Kind, stage: String,

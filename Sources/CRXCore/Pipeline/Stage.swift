@@ -37,6 +37,8 @@ public struct Stage: Sendable, Hashable {
     public var desc: String?
     /// Seconds the stage's commands may run before they are stopped and the stage fails (`timeout:`).
     public var timeout: Double? = nil
+    /// What the stage needs to run (`resources:`): sbatch options on a cluster, cores of the local budget.
+    public var resources = StageResources()
 
     /// The params files this stage reads, with the keys it uses (nil: the whole file), in order.
     public var paramsByFile: [(file: String, keys: [String]?)] {

@@ -19,6 +19,8 @@ public struct RemoteConfig: Sendable, Equatable {
     public var defaultRemote: String?
     /// remote name → key → value
     public var remotes: [String: [String: String]] = [:]
+    /// Entries of other concerns sharing the file (`[core] executor`, `[slurm]`), kept when it is rewritten.
+    public var otherEntries: [ConfigFile.Entry] = []
 
     public static let allowedKeys = ["url", "endpoint_url", "region", "profile", "jobs", "timeout"]
     static let secretWords = ["password", "secret", "token", "access_key", "credential", "key_id"]
@@ -33,29 +35,24 @@ public struct RemoteConfig: Sendable, Equatable {
 
     public static func parse(_ text: String, file: String) throws -> RemoteConfig {
         var config = RemoteConfig()
-        var section: String?
-        for (n, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let line = raw.trimmingCharacters(in: .whitespaces)
-            if line.isEmpty || line.hasPrefix("#") || line.hasPrefix(";") { continue }
-            if line.hasPrefix("[") && line.hasSuffix("]") {
-                let inner = line.dropFirst().dropLast().trimmingCharacters(in: .whitespaces)
-                if inner == "core" { section = nil; continue }
-                guard inner.hasPrefix("remote "), let name = inner.split(separator: "\"").dropFirst().first else {
-                    throw RemoteConfigError("\(file):\(n + 1): unknown section [\(inner)]; expected [core] or [remote \"NAME\"]")
-                }
-                section = String(name)
-                config.remotes[String(name), default: [:]] = config.remotes[String(name)] ?? [:]
-                continue
+        let parsed = try ConfigFile.parse(text, file: file)
+        for s in parsed.sections {
+            switch s.section {
+            case "core", "slurm": continue // [slurm]: ExecutorConfig
+            case "remote" where s.name.map({ !$0.isEmpty }) ?? false:
+                config.remotes[s.name!] = config.remotes[s.name!] ?? [:]
+            default:
+                let inner = s.name.map { "\(s.section) \"\($0)\"" } ?? s.section
+                throw RemoteConfigError("\(file):\(s.line): unknown section [\(inner)]; expected [core], [remote \"NAME\"] or [slurm]")
             }
-            guard let eq = line.firstIndex(of: "=") else {
-                throw RemoteConfigError("\(file):\(n + 1): expected 'key = value'")
-            }
-            let key = line[..<eq].trimmingCharacters(in: .whitespaces)
-            let value = line[line.index(after: eq)...].trimmingCharacters(in: .whitespaces)
-            if let section {
-                config.remotes[section]![key] = value
-            } else if key == "remote" {
-                config.defaultRemote = value
+        }
+        for e in parsed.entries {
+            if e.section == "remote", let name = e.name {
+                config.remotes[name, default: [:]][e.key] = e.value
+            } else if e.section == "core" && e.key == "remote" {
+                config.defaultRemote = e.value
+            } else {
+                config.otherEntries.append(e)
             }
         }
         return config
@@ -63,10 +60,18 @@ public struct RemoteConfig: Sendable, Equatable {
 
     public func render() -> String {
         var out = "# crx remotes (see docs/remote-cache.md). Credentials never go here: they come from the environment.\n"
-        if let defaultRemote { out += "[core]\n\tremote = \(defaultRemote)\n" }
+        let otherCore = otherEntries.filter { $0.section == "core" }
+        if defaultRemote != nil || !otherCore.isEmpty { out += "[core]\n" }
+        if let defaultRemote { out += "\tremote = \(defaultRemote)\n" }
+        for e in otherCore { out += "\t\(e.key) = \(e.value)\n" }
         for name in remotes.keys.sorted() {
             out += "[remote \"\(name)\"]\n"
             for key in remotes[name]!.keys.sorted() { out += "\t\(key) = \(remotes[name]![key]!)\n" }
+        }
+        var section: String?
+        for e in otherEntries where e.section != "core" {
+            if e.section != section { out += "[\(e.section)]\n"; section = e.section }
+            out += "\t\(e.key) = \(e.value)\n"
         }
         return out
     }

@@ -45,6 +45,9 @@ struct Repro: ParsableCommand {
     @Option(name: .customShort("r"), help: "With --pull: the remote (default: the default remote).")
     var remote: String?
 
+    @Option(help: "Where stage commands run: local (this machine, the default) or slurm (one sbatch job per stage). Default: [core] executor in .crx/config.")
+    var executor: String?
+
     @Option(name: .customLong("lock-timeout"), help: "Seconds to wait for another crx holding the project lock (default: wait).")
     var lockTimeout: Double?
 
@@ -52,6 +55,9 @@ struct Repro: ParsableCommand {
         if singleItem && downstream { throw ValidationError("-s/--single-item and --downstream exclude each other") }
         if let jobs, jobs < 1 { throw ValidationError("--jobs must be at least 1") }
         if (singleItem || downstream) && targets.isEmpty { throw ValidationError("-s and --downstream need target stages") }
+        if let executor, ExecutorConfig.Kind(rawValue: executor) == nil {
+            throw ValidationError("--executor must be one of: \(ExecutorConfig.Kind.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
     }
 
     func run() throws {
@@ -62,6 +68,10 @@ struct Repro: ParsableCommand {
             options.targets = targets
             options.selection = singleItem ? .single : downstream ? .withDownstream : .withUpstream
             options.force = force
+            var executorConfig = try ExecutorConfig.load(workspace)
+            if let executor { executorConfig.kind = ExecutorConfig.Kind(rawValue: executor)! }
+            let onSlurm = executorConfig.kind == .slurm
+            if onSlurm { options.jobs = executorConfig.slurm.jobs }
             if let jobs { options.jobs = jobs }
             options.keepGoing = keepGoing
             options.useRunCache = !noRunCache
@@ -72,7 +82,7 @@ struct Repro: ParsableCommand {
                 let reproducer = try Reproducer(workspace: workspace, pipeline: pipeline)
                 let report = try reproducer.plan(options)
                 reproducer.saveState()
-                renderPlan(report)
+                renderPlan(report, slurm: onSlurm ? executorConfig.slurm : nil, pipeline: pipeline)
                 return
             }
             try workspace.initialize()
@@ -82,7 +92,15 @@ struct Repro: ParsableCommand {
             defer { withExtendedLifetime(projectLock) {} }
             let reproducer = try Reproducer(workspace: workspace, pipeline: pipeline)
             let sink = TerminalSink(prefixed: options.jobs > 1, quiet: json)
-            let executor = LocalExecutor(sink: sink)
+            let executor: Executor
+            if onSlurm {
+                guard SlurmClient.isInstalled else {
+                    throw SlurmError("--executor slurm: sbatch, squeue, scontrol and scancel must be in PATH (this machine is not a Slurm submit host)")
+                }
+                executor = SlurmExecutor(settings: executorConfig.slurm, scriptDirectory: workspace.crxDirectory + "/slurm", sink: sink)
+            } else {
+                executor = LocalExecutor(sink: sink)
+            }
             let observer = ConsoleObserver(quiet: json)
             let signals = SignalForwarder { signal in
                 Printer.err("\ncrx: \(signal == SIGINT ? "interrupted" : "terminated"); stopping running commands…")
@@ -110,16 +128,33 @@ struct Repro: ParsableCommand {
         }
     }
 
-    func renderPlan(_ report: Reproducer.Report) {
+    /// `slurm`: the executor is Slurm; each stage that would run is shown with the sbatch options it
+    /// would be submitted with.
+    func renderPlan(_ report: Reproducer.Report, slurm: SlurmSettings?, pipeline: Pipeline) {
         let wouldRun = report.names { $0 == .wouldRun }
         let wouldRestore = report.names { $0 == .wouldRestore }
+        func sbatch(_ name: String) -> [String]? {
+            guard let slurm, let i = pipeline.index[name] else { return nil }
+            let stage = pipeline.stages[i]
+            return SlurmScript.options(resources: stage.resources, timeout: stage.timeout, settings: slurm)
+        }
         if json {
             var reasons: [String: Any] = [:]
             for name in wouldRun { reasons[name] = (report.reasons[name] ?? []).map(Printer.reasonObject) }
             for name in wouldRestore { reasons[name] = [["kind": "out_missing_in_workspace", "message": "outputs missing; restorable from the cache"]] }
-            Printer.json(["would_run": wouldRun, "would_restore": wouldRestore,
-                          "up_to_date": report.names { $0 == .upToDate },
-                          "frozen": report.names { $0 == .frozen }, "reasons": reasons])
+            var object: [String: Any] = ["would_run": wouldRun, "would_restore": wouldRestore,
+                                         "up_to_date": report.names { $0 == .upToDate },
+                                         "frozen": report.names { $0 == .frozen }, "reasons": reasons]
+            if slurm != nil {
+                var jobs: [String: Any] = [:]
+                for name in wouldRun {
+                    jobs[name] = ["sbatch_options": sbatch(name) ?? [],
+                                  "resources": pipeline.index[name].map { pipeline.stages[$0].resources.jsonObject } ?? [:]]
+                }
+                object["executor"] = "slurm"
+                object["jobs"] = jobs
+            }
+            Printer.json(object)
             return
         }
         if wouldRun.isEmpty && wouldRestore.isEmpty {
@@ -129,7 +164,12 @@ struct Repro: ParsableCommand {
         for name in report.stages {
             switch report.outcomes[name] {
             case .wouldRun?:
-                Printer.out("would run '\(name)':")
+                if let options = sbatch(name) {
+                    let shown = options.isEmpty ? "default resources" : options.joined(separator: " ")
+                    Printer.out("would submit '\(name)' to Slurm (sbatch \(shown)):")
+                } else {
+                    Printer.out("would run '\(name)':")
+                }
                 for r in report.reasons[name] ?? [] { Printer.out("    \(r)") }
             case .wouldRestore?:
                 Printer.out("would restore '\(name)' outputs from the cache")

@@ -1,0 +1,109 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+
+/// Runs each stage as a Slurm batch job (`crx repro --executor slurm`). crx stays the orchestrator:
+/// the reproducer decides what runs and records the outputs once a job completed; this executor
+/// only submits (`sbatch`), follows (`squeue`, then `scontrol`/`sacct`) and cancels (`scancel`).
+///
+/// Assumes, as HPC sites do, that the project directory is on a filesystem shared by the login
+/// node and the compute nodes: jobs read their deps and write their outs in place, and crx hashes
+/// and caches the outs from the submitting machine after the job completed.
+///
+/// Concurrency: `run` is called on one thread per stage (at most `-j` at once); the set of jobs in
+/// flight is guarded by its own mutex so `cancelAll` (Ctrl-C) can `scancel` every one of them.
+public final class SlurmExecutor: Executor, @unchecked Sendable {
+    private let client: SlurmClient
+    private let settings: SlurmSettings
+    private let scriptDirectory: String
+    private let sink: OutputSink
+    private let monitor: SlurmJobMonitor
+    private let inFlight = Protected<Set<String>>([])
+    private let cancelled = Protected(false)
+
+    /// `scriptDirectory`: where the generated batch scripts go (`.crx/slurm/`).
+    public init(settings: SlurmSettings, scriptDirectory: String, sink: OutputSink, client: SlurmClient = SlurmClient()) {
+        self.client = client
+        self.settings = settings
+        self.scriptDirectory = scriptDirectory
+        self.sink = sink
+        monitor = SlurmJobMonitor(client: client, pollInterval: settings.pollInterval)
+    }
+
+    public var sharesLocalCores: Bool { false }
+
+    /// The jobs submitted and not yet finished.
+    public var jobsInFlight: [String] { inFlight.snapshot.sorted() }
+
+    public func cancelAll(signal: Int32) {
+        cancelled.withLock { $0 = true }
+        client.cancel(jobsInFlight)
+    }
+
+    public func run(_ job: StageJob) -> ExecutionResult {
+        let submittedAt = Date()
+        func failure(_ message: String, code: Int32 = 1, signal: Int32? = nil) -> ExecutionResult {
+            sink.write(stage: job.stage, message + "\n", toStderr: true)
+            return ExecutionResult(exitCode: code, signal: signal, failedCommand: nil, stderrTail: [message],
+                                   started: submittedAt, finished: Date())
+        }
+        if cancelled.snapshot { return failure("interrupted", code: 130, signal: SIGINT) }
+
+        let script = SlurmScript.make(job, settings: settings)
+        let scriptPath = scriptDirectory + "/\(job.stage).sbatch"
+        let fs = LocalFileSystem()
+        do {
+            try fs.createDirectory(scriptDirectory)
+            try fs.createDirectory((job.logPath as NSString).deletingLastPathComponent)
+            try fs.writeAtomically(Array(script.text.utf8), to: scriptPath, mode: 0o755)
+            // Slurm appends to nothing: the log is the job's alone (a stale one would mislead).
+            try fs.remove(job.logPath)
+        } catch {
+            return failure("cannot write the batch script \(scriptPath): \(error)")
+        }
+
+        let id: String
+        do {
+            id = try client.submit(script: scriptPath, options: script.commandLine)
+        } catch {
+            return failure("\(error)")
+        }
+        inFlight.withLock { _ = $0.insert(id) }
+        // Ctrl-C may have come while sbatch ran: this job must not outlive the run either.
+        if cancelled.snapshot { client.cancel([id]) }
+        sink.write(stage: job.stage, "submitted Slurm job \(id) (\(script.options.isEmpty ? "default resources" : script.options.joined(separator: " ")))\n",
+                   toStderr: false)
+
+        let finalState = monitor.wait(for: id)
+        inFlight.withLock { _ = $0.remove(id) }
+        var batch = SlurmClient.job(id: id, fields: client.details(id), fallbackState: finalState, logPath: job.logPath,
+                                    scriptPath: scriptPath, options: script.options)
+        if batch.state == "ENDED" || batch.state == "LOST" {
+            // Neither the controller nor accounting remembers it: the log is all there is.
+            batch.state = finalState == "LOST" ? "LOST" : "UNKNOWN"
+        }
+
+        // Show the job's output as the local executor would have streamed it.
+        let log = (try? fs.readFile(job.logPath)) ?? []
+        if !log.isEmpty { log.withUnsafeBytes { sink.write(stage: job.stage, $0, toStderr: false) } }
+        let tail = Array(String(decoding: log, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+            .map(String.init).filter { !$0.isEmpty }.suffix(20))
+
+        var code = batch.exitCode ?? (batch.state == "COMPLETED" ? 0 : 1)
+        if !batch.succeeded && code == 0 && batch.signal == nil { code = 1 }
+        var result = ExecutionResult(exitCode: batch.succeeded ? 0 : code, signal: batch.succeeded ? nil : batch.signal,
+                                     failedCommand: batch.succeeded ? nil : SlurmScript.failedCommand(inLogTail: tail),
+                                     stderrTail: tail, started: batch.started ?? submittedAt, finished: batch.ended ?? Date())
+        result.timedOut = batch.state == "TIMEOUT" || batch.state == "DEADLINE"
+        result.batchJob = batch
+        return result
+    }
+}
+
+extension OutputSink {
+    func write(stage: String, _ text: String, toStderr: Bool) {
+        var bytes = Array(text.utf8)
+        bytes.withUnsafeMutableBytes { write(stage: stage, UnsafeRawBufferPointer($0), toStderr: toStderr) }
+    }
+}
