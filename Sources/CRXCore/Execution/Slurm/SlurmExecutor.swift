@@ -84,11 +84,8 @@ public final class SlurmExecutor: Executor, @unchecked Sendable {
             batch.state = finalState == "LOST" ? "LOST" : "UNKNOWN"
         }
 
-        // Show the job's output as the local executor would have streamed it.
-        let log = (try? fs.readFile(job.logPath)) ?? []
-        if !log.isEmpty { log.withUnsafeBytes { sink.write(stage: job.stage, $0, toStderr: false) } }
-        let tail = Array(String(decoding: log, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
-            .map(String.init).filter { !$0.isEmpty }.suffix(20))
+        // Show the job's output as the local executor would have streamed it (in chunks: a log may be large).
+        let tail = Self.replay(log: job.logPath, stage: job.stage, to: sink)
 
         var code = batch.exitCode ?? (batch.state == "COMPLETED" ? 0 : 1)
         if !batch.succeeded && code == 0 && batch.signal == nil { code = 1 }
@@ -98,6 +95,26 @@ public final class SlurmExecutor: Executor, @unchecked Sendable {
         result.timedOut = batch.state == "TIMEOUT" || batch.state == "DEADLINE"
         result.batchJob = batch
         return result
+    }
+}
+
+extension SlurmExecutor {
+    /// Writes the log to the sink 64 KiB at a time; returns its last 20 non-empty lines.
+    static func replay(log path: String, stage: String, to sink: OutputSink) -> [String] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return [] }
+        defer { close(fd) }
+        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+        var last: [UInt8] = []
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { break }
+            buffer.withUnsafeBytes { sink.write(stage: stage, UnsafeRawBufferPointer(rebasing: $0[..<n]), toStderr: false) }
+            last = Array((last + buffer[..<n]).suffix(64 * 1024))
+        }
+        return Array(String(decoding: last, as: UTF8.self).split(separator: "\n").map(String.init)
+            .filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }.suffix(20))
     }
 }
 
