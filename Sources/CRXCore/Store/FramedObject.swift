@@ -38,8 +38,10 @@ enum FramedObject {
     /// frame independence (its window is 512 KiB), small enough for 2+ threads on a 1 GiB file.
     static let frameSize = 4 << 20
 
-    /// Workers for a file of `size` bytes: every core for multi-frame content, else the caller alone.
-    static func threads(for size: Int64) -> Int { size > Int64(frameSize) ? cores : 1 }
+    /// Compressing workers for a file of `size` bytes: one more than the cores for multi-frame
+    /// content (a worker waiting for its turn to hash or write leaves its core to the spare one),
+    /// else the caller alone.
+    static func threads(for size: Int64) -> Int { size > Int64(frameSize) ? cores + 1 : 1 }
 
     /// Threads for multi-frame work: the machine's cores (at least 2, so that reading, hashing and
     /// writing overlap with compression).
