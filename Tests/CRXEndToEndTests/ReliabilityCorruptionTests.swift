@@ -156,6 +156,44 @@ extension CRXReliabilityTests {
             #expect(after.exitCode == 0, "repro --force left the corrupt object in place: \(after)")
         }
 
+        @Test func corruptFrameOfAMultiFrameObjectIsNamedQuarantinedAndNeverMaterialised() throws {
+            // ≈ 15 MB of text and 6 MiB of random bytes: a framed object of 6 frames (4 MiB each),
+            // compressed and raw ones, decompressed on several threads at checkout. One byte of the
+            // middle of the object flipped (inside a compressed frame's payload).
+            let p = try Project(["pipeline.yaml": """
+            stages:
+              big:
+                cmd: echo big >> runs.log && seq 1 2000000 > big.bin && head -c 6291456 /dev/urandom >> big.bin
+                outs: [big.bin]
+
+            """])
+            expectSuccess(try p.repro())
+            let digest = try #require(p.lockfile().stages["big"]?.outs.first).hash.digest
+            let expected = p.contentDigests(["big.bin"])
+            let object = p.store.objectPath(digest)
+            var bytes = [UInt8](FileManager.default.contents(atPath: object) ?? Data())
+            #expect(bytes.count > 8 << 20, "random part stored raw: \(bytes.count)")
+            bytes[bytes.count / 4] ^= 0x04
+            overwrite(object, with: bytes)
+
+            let verify = p.crx("verify")
+            #expect(verify.exitCode == 1 && verify.stderr.contains(digest.hex) && verify.stderr.contains("corrupt"), "\(verify)")
+            p.remove("big.bin")
+            let checkout = p.crx("checkout")
+            #expect(checkout.exitCode == 1, "\(checkout)")
+            #expect(!p.exists("big.bin"), "checkout materialised big.bin from a corrupt object")
+            #expect(p.strayTemporaries().isEmpty, "\(p.strayTemporaries())")
+            // repro quarantines the object, rebuilds the stage, and the cache is whole again.
+            let repro = try p.repro()
+            #expect(repro.exitCode == 0 && repro.ran.contains("big"), "\(repro)")
+            #expect(p.allFiles().contains { $0.hasPrefix(".crx/cache/v1/corrupt/\(digest.hex)") }, "not quarantined")
+            #expect(p.consistencyIssues().isEmpty, "\(p.consistencyIssues())")
+            #expect(p.contentDigests(["big.bin"]) != expected, "the stage ran (fresh random bytes)")
+            p.remove("big.bin")
+            #expect(p.crx("checkout").exitCode == 0)
+            #expect(p.crx("verify").exitCode == 0)
+        }
+
         @Test func verifyPassesWithOutputsThatAreNotCached() throws {
             // `cache: false` outputs (small metrics committed to git) have no object: not "missing".
             let p = try Project(["pipeline.yaml": """

@@ -7,19 +7,20 @@ import Foundation
 ///
 /// Layout (versioned, so a future format lives beside this one):
 /// ```
-/// .crx/cache/v1/objects/<first 2 hex digits>/<remaining 30 hex digits>   one zstd frame (read-only, 0444)
+/// .crx/cache/v1/objects/<first 2 hex digits>/<remaining 30 hex digits>   one object (read-only, 0444)
 /// .crx/cache/v1/tmp/                                                     objects being written
+/// .crx/cache/v1/corrupt/<digest>-<time>                                  quarantined damaged objects
 /// ```
-/// An object file is exactly a zstd frame of the content (`zstd -d < object` restores it); its name
-/// is the XXH3-128 of the uncompressed bytes. Writes go to `tmp/`, are hashed while compressed,
-/// fsynced and renamed into place, so an object path either does not exist or holds a complete
-/// frame of the right content. Identical content is stored once. Reads re-hash while decompressing
-/// and refuse mismatches.
+/// An object file is a sequence of independent zstd frames of the content, one per 4 MiB, each
+/// compressed or (incompressible data) raw blocks — the byte format is documented on
+/// `FramedObject`; `zstd -d < object` restores the content, and objects written by older crx (one
+/// streamed frame) are read as well. Its name is the XXH3-128 of the uncompressed bytes. Writes go
+/// to `tmp/`, are hashed while compressed, fsynced and renamed into place, so an object path either
+/// does not exist or holds complete frames of the right content. Identical content is stored once.
+/// Reads re-hash while decompressing (large objects on every core) and refuse mismatches.
 public struct LocalObjectStore: ObjectStore {
     public let directory: String
     public var compressionLevel: Int32
-    /// Files above this size are compressed on all cores.
-    public var multithreadThreshold: Int64 = 32 << 20
 
     public init(directory: String, compressionLevel: Int32 = 1) {
         self.directory = directory
@@ -37,30 +38,44 @@ public struct LocalObjectStore: ObjectStore {
     public func contains(_ digest: Digest) -> Bool { access(objectPath(digest), F_OK) == 0 }
 
     public func insert(file path: String) throws -> StoredFile {
+        let input = open(path, O_RDONLY | O_CLOEXEC)
+        guard input >= 0 else { throw IOError("read", path: path, errno: errno) }
+        defer { close(input) }
+        #if os(Linux)
+        posix_fadvise(input, 0, 0, Int32(POSIX_FADV_SEQUENTIAL))
+        #endif
         let size = LocalFileSystem().stat(path)?.size ?? 0
-        let cores = Int32(ProcessInfo.processInfo.activeProcessorCount)
-        let workers: Int32 = size >= multithreadThreshold && cores > 1 ? cores : 0
         let sha = CryptoHasher(.sha256)
-        let (digest, stored) = try writeObject(workers: workers) { feed in
-            try FileHasher.stream(path: path) { chunk in
-                sha.update(chunk)
-                try feed(chunk)
-            }
+        let level = compressionLevel
+        let (digest, stored) = try writeObject { hasher, fd, temp in
+            try FramedObject.encode(input: input, inputPath: path, output: fd, outputPath: temp, level: level,
+                                    threads: FramedObject.threads(for: size),
+                                    hash: { hasher.update($0) }, audit: { sha.update($0) })
         }
         return StoredFile(digest: digest, size: stored, sha256: sha.finalize())
     }
 
     @discardableResult
     public func insert(bytes: [UInt8]) throws -> Digest {
-        try writeObject(workers: 0) { feed in
-            try bytes.withUnsafeBytes { try feed($0) }
+        let level = compressionLevel
+        return try writeObject { hasher, fd, temp in
+            let encoder = ZstdFrameEncoder(level: level, maxInput: FramedObject.frameSize)
+            try bytes.withUnsafeBytes { all in
+                var offset = 0
+                repeat {
+                    let chunk = UnsafeRawBufferPointer(rebasing: all[offset ..< min(all.count, offset + FramedObject.frameSize)])
+                    hasher.update(chunk)
+                    try FileDescriptor.writeAll(fd, try encoder.encode(chunk), path: temp)
+                    offset += chunk.count
+                } while offset < all.count
+            }
             return Int64(bytes.count)
         }.digest
     }
 
-    /// Streams content through XXH3 and zstd into a temp file, then publishes it under its digest.
-    private func writeObject(workers: Int32,
-                             produce: ((UnsafeRawBufferPointer) throws -> Void) throws -> Int64) throws -> (digest: Digest, size: Int64) {
+    /// Runs `encode` (content → XXH3 `hasher`, framed object → `fd`, the temp file at the path given)
+    /// and publishes the temp file under the content's digest.
+    private func writeObject(encode: (XXH3Hasher, Int32, String) throws -> Int64) throws -> (digest: Digest, size: Int64) {
         let fs = LocalFileSystem()
         try fs.createDirectory(tempDirectory)
         let temp = "\(tempDirectory)/\(getpid())-\(UInt64.random(in: 0 ... .max))"
@@ -71,16 +86,9 @@ public struct LocalObjectStore: ObjectStore {
             if !published { unlink(temp) }
         }
         let hasher = XXH3Hasher()
-        let compressor = ZstdCompressor(level: compressionLevel, workers: workers)
         let size: Int64
         do {
-            size = try produce { chunk in
-                hasher.update(chunk)
-                try compressor.compress(chunk, end: false) { try FileDescriptor.writeAll(fd, $0, path: temp) }
-            }
-            try compressor.compress(UnsafeRawBufferPointer(start: nil, count: 0), end: true) {
-                try FileDescriptor.writeAll(fd, $0, path: temp)
-            }
+            size = try encode(hasher, fd, temp)
             guard fsync(fd) == 0 else { throw IOError("sync cache object", path: temp, errno: errno) }
             fchmod(fd, 0o444)
             close(fd)
@@ -92,7 +100,8 @@ public struct LocalObjectStore: ObjectStore {
         let final = objectPath(digest)
         // Stored once; the temp file goes. Unless the stored object was damaged since: then this
         // fresh copy replaces it (the same content compresses to the same bytes, so a byte
-        // comparison settles it; a full check only when they differ).
+        // comparison settles it; a full check only when they differ, e.g. an object written by an
+        // older crx as a single frame).
         if access(final, F_OK) == 0 && (Self.sameBytes(temp, final) || verify(digest) == .ok) { return (digest, size) }
         try fs.createDirectory((final as NSString).deletingLastPathComponent)
         guard rename(temp, final) == 0 else { throw IOError("publish cache object", path: final, errno: errno) }
@@ -140,8 +149,8 @@ public struct LocalObjectStore: ObjectStore {
         try Self.decode(objectFile: objectPath(digest), as: digest, sink: sink)
     }
 
-    /// Decompresses the object file at `path` into `sink`, verifying that it is one complete zstd
-    /// frame whose content hashes to `digest`; throws `StoreError` otherwise.
+    /// Decompresses the object file at `path` into `sink`, in order, verifying that it is a complete
+    /// sequence of zstd frames whose content hashes to `digest`; throws `StoreError` otherwise.
     static func decode(objectFile path: String, as digest: Digest, sink: (UnsafeRawBufferPointer) throws -> Void) throws {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
@@ -149,6 +158,12 @@ public struct LocalObjectStore: ObjectStore {
             throw IOError("read cache object", path: path, errno: errno)
         }
         defer { close(fd) }
+        try decodeSequentially(fd, path: path, as: digest, sink: sink)
+    }
+
+    /// The sequential decoder: reads every object format, and names what is wrong with a damaged one.
+    private static func decodeSequentially(_ fd: Int32, path: String, as digest: Digest,
+                                           sink: (UnsafeRawBufferPointer) throws -> Void) throws {
         let hasher = XXH3Hasher()
         let decompressor = ZstdDecompressor()
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 64)
@@ -176,6 +191,43 @@ public struct LocalObjectStore: ObjectStore {
         }
     }
 
+    /// Decodes and verifies the object file at `path`, writing the content to `output` (with
+    /// `pwrite`, at offset 0 on) when given. Framed objects (`FramedObject`) are decompressed on every
+    /// core; anything else (a single frame, objects of older crx, damaged files) sequentially.
+    static func decode(objectFile path: String, as digest: Digest, output: (fd: Int32, path: String)?) throws {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            if errno == ENOENT { throw StoreError.missing(digest, path: path) }
+            throw IOError("read cache object", path: path, errno: errno)
+        }
+        defer { close(fd) }
+        let size = Int(LocalFileSystem().stat(path)?.size ?? 0)
+        let first = ZstdFrameDecoder.frame(at: 0, size: size, maxContentSize: FramedObject.frameSize) { offset, count, into in
+            FramedObject.preadFull(fd, UnsafeMutableRawBufferPointer(start: into, count: count), at: offset)
+        }
+        if let first {
+            let hasher = XXH3Hasher()
+            do {
+                try FramedObject.decode(fd, size: size, path: path, first: first, threads: first.length < size ? FramedObject.cores : 1,
+                                        output: output?.fd, outputPath: output?.path ?? path) { hasher.update($0) }
+            } catch let error as ZstdError {
+                throw StoreError.corrupt(digest, objectPath: path, reason: error.message)
+            }
+            let actual = hasher.finalize()
+            guard actual == digest else {
+                throw StoreError.corrupt(digest, objectPath: path, reason: "content hashes to \(actual)")
+            }
+            return
+        }
+        var offset: Int64 = 0
+        try decodeSequentially(fd, path: path, as: digest) { plain in
+            if let output {
+                try FramedObject.pwriteAll(output.fd, plain, at: offset, path: output.path)
+                offset += Int64(plain.count)
+            }
+        }
+    }
+
     public func read(_ digest: Digest) throws -> [UInt8] {
         var out: [UInt8] = []
         try decode(digest) { out.append(contentsOf: $0) }
@@ -194,7 +246,7 @@ public struct LocalObjectStore: ObjectStore {
             if !done { unlink(temp) }
         }
         do {
-            try decode(digest) { try FileDescriptor.writeAll(fd, $0, path: temp) }
+            try Self.decode(objectFile: objectPath(digest), as: digest, output: (fd, temp))
             close(fd)
         } catch {
             close(fd)
@@ -208,7 +260,7 @@ public struct LocalObjectStore: ObjectStore {
 
     public func verify(_ digest: Digest) -> ObjectHealth {
         do {
-            try decode(digest) { _ in }
+            try Self.decode(objectFile: objectPath(digest), as: digest, output: nil)
             return .ok
         } catch StoreError.missing {
             return .missing

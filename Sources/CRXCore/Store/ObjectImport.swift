@@ -16,7 +16,7 @@ extension LocalObjectStore {
     /// Why the object file at `path` does not hold `digest`, or nil when it does.
     public static func problem(objectFile path: String, digest: Digest) -> String? {
         do {
-            try decode(objectFile: path, as: digest) { _ in }
+            try decode(objectFile: path, as: digest, output: nil)
             return nil
         } catch let StoreError.corrupt(_, _, reason) {
             return reason

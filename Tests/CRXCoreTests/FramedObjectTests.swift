@@ -1,0 +1,198 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Testing
+@testable import CRXCore
+
+/// Deterministic content for the framed-object tests.
+enum Content {
+    /// Bytes no compressor can shrink (SplitMix64).
+    static func random(_ count: Int, seed: UInt64 = 1) -> [UInt8] {
+        var state = seed
+        var out = [UInt8](repeating: 0, count: count)
+        var i = 0
+        while i < count {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            z ^= z >> 31
+            for b in 0 ..< 8 where i + b < count { out[i + b] = UInt8(truncatingIfNeeded: z >> (8 * UInt64(b))) }
+            i += 8
+        }
+        return out
+    }
+
+    /// CSV-like text that compresses about 3×.
+    static func text(_ count: Int) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(count + 64)
+        var row = 0
+        let noise = random(count / 8 + 64, seed: 7)
+        while out.count < count {
+            out += Array("\(row),\(Int(noise[row % noise.count]) * 37 + row % 1000),\(row % 3 == 0 ? "good" : "bad")\n".utf8)
+            row += 1
+        }
+        return Array(out.prefix(count))
+    }
+}
+
+@Suite struct FramedObjectTests {
+    let frame = FramedObject.frameSize
+
+    func store(_ dir: TempDir) -> LocalObjectStore { LocalObjectStore(directory: dir.path + "/cache") }
+
+    func write(_ dir: TempDir, _ name: String, _ bytes: [UInt8]) throws -> String {
+        let path = dir.path + "/" + name
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        return path
+    }
+
+    /// The frame table of a stored object, read from its headers.
+    func frames(_ store: LocalObjectStore, _ digest: Digest) throws -> [ZstdFrameDecoder.Frame]? {
+        try LocalFileSystem().readFile(store.objectPath(digest)).withUnsafeBytes {
+            ZstdFrameDecoder.frames(of: $0, maxContentSize: FramedObject.frameSize)
+        }
+    }
+
+    /// Stores `bytes` as a file, checks digest, SHA-256, frame layout, then restores and compares.
+    @discardableResult
+    func roundTrip(_ bytes: [UInt8], _ dir: TempDir) throws -> (store: LocalObjectStore, digest: Digest) {
+        let store = store(dir)
+        let stored = try store.insert(file: try write(dir, "in-\(bytes.count)", bytes))
+        #expect(stored.digest == XXH3Hasher.digest(bytes))
+        #expect(stored.size == Int64(bytes.count))
+        #expect(stored.sha256 == CryptoHasher.hex(.sha256, of: bytes))
+        let table = try #require(try frames(store, stored.digest))
+        #expect(table.count == max(1, (bytes.count + frame - 1) / frame), "\(bytes.count) bytes in \(table.count) frames")
+        #expect(table.dropLast().allSatisfy { $0.contentSize == frame })
+        #expect(table.reduce(0) { $0 + $1.contentSize } == bytes.count)
+        let out = dir.path + "/out/restored-\(bytes.count)"
+        try store.materialize(stored.digest, to: out)
+        #expect(try LocalFileSystem().readFile(out) == bytes, "restored bytes differ (\(bytes.count))")
+        #expect(store.verify(stored.digest) == .ok)
+        #expect(try store.read(stored.digest) == bytes, "the sequential decoder reads framed objects")
+        return (store, stored.digest)
+    }
+
+    @Test func roundTripAtFrameBoundaries() throws {
+        let text = Content.text(3 * frame + 5)
+        for count in [0, 1, frame - 1, frame, frame + 1, 2 * frame, 3 * frame + 5] {
+            try roundTrip(Array(text.prefix(count)), TempDir())
+        }
+    }
+
+    @Test func incompressibleChunksAreStoredAsRawBlocks() throws {
+        let dir = TempDir()
+        let bytes = Content.random(2 * frame + 123)
+        let (store, digest) = try roundTrip(bytes, dir)
+        let objectSize = try #require(LocalFileSystem().stat(store.objectPath(digest))).size
+        // Raw blocks: 3 bytes per 128 KiB plus a frame header; zstd's own attempt costs no less, and the
+        // content is stored whole.
+        #expect(objectSize >= Int64(bytes.count) && objectSize < Int64(bytes.count) + 1024, "\(objectSize)")
+        let encoder = ZstdFrameEncoder(level: 1, maxInput: frame)
+        _ = try bytes.withUnsafeBytes { try encoder.encode(UnsafeRawBufferPointer(rebasing: $0[0 ..< frame])) }
+        #expect(encoder.lastWasRaw, "random bytes were compressed")
+        let text = Content.text(frame)
+        _ = try text.withUnsafeBytes { try encoder.encode($0) }
+        #expect(!encoder.lastWasRaw, "compressible text was stored raw")
+    }
+
+    @Test func mixedFileCompressesOnlyItsCompressibleFrames() throws {
+        let dir = TempDir()
+        let bytes = Content.random(frame) + Content.text(frame) + Content.random(frame / 2, seed: 9)
+        let (store, digest) = try roundTrip(bytes, dir)
+        let table = try #require(try frames(store, digest))
+        #expect(table[0].length > frame, "random frame stored raw")
+        #expect(table[1].length < frame / 2, "text frame compressed: \(table[1].length)")
+        #expect(table[2].length > frame / 2)
+    }
+
+    @Test func compressibleLargeFileIsSmallerThanOneThird() throws {
+        let dir = TempDir()
+        let bytes = Content.text(2 * frame + 77)
+        let (store, digest) = try roundTrip(bytes, dir)
+        let objectSize = try #require(LocalFileSystem().stat(store.objectPath(digest))).size
+        #expect(objectSize < Int64(bytes.count) / 2, "\(objectSize)")
+    }
+
+    @Test func insertBytesWritesFramesToo() throws {
+        let dir = TempDir()
+        let store = store(dir)
+        let bytes = Content.text(frame + 10)
+        let digest = try store.insert(bytes: bytes)
+        #expect(try frames(store, digest)?.count == 2)
+        #expect(try store.read(digest) == bytes)
+    }
+
+    @Test func rawFramesAreStandardZstd() throws {
+        for count in [0, 1, 255, 256, 65_791, 65_792, 128 << 10, (128 << 10) + 1, frame] {
+            let bytes = Content.random(count, seed: UInt64(count))
+            let out = UnsafeMutableRawBufferPointer.allocate(byteCount: ZstdFrameEncoder.rawFrameSize(count), alignment: 8)
+            defer { out.deallocate() }
+            let n = bytes.withUnsafeBytes { ZstdFrameEncoder.writeRawFrame($0, into: out) }
+            let frameBytes = UnsafeRawBufferPointer(rebasing: out[0 ..< n])
+            #expect(ZstdFrameDecoder.frames(of: frameBytes, maxContentSize: frame) == [.init(offset: 0, length: n, contentSize: count)])
+            var plain: [UInt8] = []
+            let d = ZstdDecompressor()
+            try d.decompress(frameBytes) { plain += $0 }
+            #expect(d.atFrameEnd)
+            #expect(plain == bytes, "raw frame of \(count) bytes")
+        }
+    }
+
+    /// An object written by crx fbee42a (`yes crx-old | head -c 5242880`, stored by that binary): one
+    /// streamed zstd frame without a content size, holding more than one frame of the new format.
+    static let legacyObject = "KLUv/QBIhAAAQGNyeC1vbGQKAQD1/8sLF0wAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAgEAAA=="
+
+    @Test func singleFrameObjectsOfEarlierVersionsStillRead() throws {
+        let dir = TempDir()
+        let store = store(dir)
+        let content = Array(String(repeating: "crx-old\n", count: 5 << 17).utf8)
+        let digest = XXH3Hasher.digest(content)
+        let legacy = try #require(Data(base64Encoded: Self.legacyObject))
+        let path = store.objectPath(digest)
+        try LocalFileSystem().createDirectory((path as NSString).deletingLastPathComponent)
+        try legacy.write(to: URL(fileURLWithPath: path))
+        #expect(try legacy.withUnsafeBytes { ZstdFrameDecoder.frames(of: $0, maxContentSize: frame) } == nil,
+                "the legacy object has no frame table: the sequential decoder reads it")
+        #expect(store.verify(digest) == .ok)
+        try store.materialize(digest, to: dir.path + "/out.txt")
+        #expect(try LocalFileSystem().readFile(dir.path + "/out.txt") == content)
+        // Storing the same content again keeps the valid legacy object.
+        let again = try store.insert(file: try write(dir, "same.txt", content))
+        #expect(again.digest == digest)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == legacy)
+    }
+
+    @Test(arguments: ["payload", "header", "truncateFrame", "swapFrames"])
+    func corruptFrameInMultiFrameObjectIsDetected(kind: String) throws {
+        let dir = TempDir()
+        let bytes = Content.text(2 * frame) + Content.random(frame + 999)  // 2 compressed frames, 1 raw, 1 small
+        let (store, digest) = try roundTrip(bytes, dir)
+        let table = try #require(try frames(store, digest))
+        #expect(table.count == 4)
+        let object = store.objectPath(digest)
+        chmod(object, 0o644)
+        var raw = try LocalFileSystem().readFile(object)
+        switch kind {
+        case "payload": raw[table[1].offset + table[1].length / 2] ^= 0x20  // inside frame 1's compressed data
+        case "header": raw[table[2].offset + 4] ^= 0x40                     // frame 2's header descriptor
+        case "truncateFrame": raw.removeSubrange(table[1].offset + 10 ..< table[1].offset + 20)
+        default:  // frames 0 and 2 swapped: each frame is valid alone, the content is not
+            let f0 = Array(raw[table[0].offset ..< table[0].offset + table[0].length])
+            let f1 = Array(raw[table[1].offset ..< table[1].offset + table[1].length])
+            let f2 = Array(raw[table[2].offset ..< table[2].offset + table[2].length])
+            raw = f2 + f1 + f0 + Array(raw[table[3].offset...])
+        }
+        try Data(raw).write(to: URL(fileURLWithPath: object))
+        guard case .corrupt = store.verify(digest) else { Issue.record("\(kind): not detected"); return }
+        let target = dir.path + "/workspace/out.bin"
+        try LocalFileSystem().createDirectory(dir.path + "/workspace")
+        #expect(throws: StoreError.self) { try store.materialize(digest, to: target) }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path + "/workspace").isEmpty,
+                "\(kind): something was written from a corrupt object")
+        #expect(LocalObjectStore.problem(objectFile: object, digest: digest) != nil)
+    }
+}
