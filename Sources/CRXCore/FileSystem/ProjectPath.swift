@@ -33,9 +33,13 @@ public enum ProjectPath {
     }
 
     /// True when `inner` is `outer` or lies below it.
+    /// Compares bytes in place (no `outer + "/"` string per call).
     public static func isInside(_ inner: String, _ outer: String) -> Bool {
         if outer.isEmpty { return true }
-        return inner == outer || inner.hasPrefix(outer + "/")
+        let i = inner.utf8, o = outer.utf8
+        guard i.count >= o.count, i.starts(with: o) else { return false }
+        if i.count == o.count { return true }
+        return i[i.index(i.startIndex, offsetBy: o.count)] == UInt8(ascii: "/")
     }
 
     /// True when one path contains the other.
