@@ -45,9 +45,16 @@ public enum ProjectPath {
     /// True when one path contains the other.
     public static func overlaps(_ a: String, _ b: String) -> Bool { isInside(a, b) || isInside(b, a) }
 
+    /// The path without its last component ("" for a top-level name). Scans bytes, not characters.
     public static func parent(_ path: String) -> String {
-        guard let slash = path.lastIndex(of: "/") else { return "" }
+        guard let slash = path.utf8.lastIndex(of: UInt8(ascii: "/")) else { return "" }
         return String(path[..<slash])
+    }
+
+    /// The last component of `path`.
+    public static func lastComponent(_ path: String) -> String {
+        guard let slash = path.utf8.lastIndex(of: UInt8(ascii: "/")) else { return path }
+        return String(path[path.utf8.index(after: slash)...])
     }
 
     public static func join(_ root: String, _ relative: String) -> String {
