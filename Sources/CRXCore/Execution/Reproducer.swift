@@ -193,6 +193,10 @@ public final class Reproducer: @unchecked Sendable {
         let condition = board.condition
         var pending = selected
         let jobs = max(1, options.jobs)
+        // Each stage's selected upstream stages, once (the loop below rescans the pending stages
+        // every time one finishes).
+        var upstreamChosen: [Int: [Int]] = [:]
+        for i in selected { upstreamChosen[i] = pipeline.upstream[i].filter { chosen.contains($0) } }
 
         condition.lock()
         while true {
@@ -201,7 +205,7 @@ public final class Reproducer: @unchecked Sendable {
             var index = 0
             while index < pending.count {
                 let i = pending[index]
-                let ups = pipeline.upstream[i].filter { chosen.contains($0) }
+                let ups = upstreamChosen[i] ?? []
                 if let bad = ups.first(where: { board.outcomes[$0].map(Self.blocksDownstream) ?? false }) {
                     board.outcomes[i] = .skipped(reason: "upstream stage '\(pipeline.stages[bad].name)' did not complete")
                     observer.stageFinished(pipeline.stages[i].name, board.outcomes[i]!)
