@@ -12,6 +12,7 @@ import Foundation
 /// <root>/.crx/cache/            content-addressed objects (LocalObjectStore)
 /// <root>/.crx/runcache/         run-cache entries (RunCache)
 /// <root>/.crx/state/state.v1    the state cache (StateCache)
+/// <root>/.crx/state/pipeline.v1 the last parsed pipeline, with what it was parsed from (PipelineCache)
 /// <root>/.crx/logs/<stage>.log  the last run's output of each stage
 /// <root>/.crx/lock              the project lock (ProjectLock)
 /// ```
@@ -88,17 +89,32 @@ public struct Workspace: Sendable {
         return created
     }
 
-    /// Loads and validates the pipeline.
+    /// Loads and validates the pipeline: the definition comes from `PipelineCache` when the
+    /// pipeline file and every file its parse read are unchanged, else from a parse (then cached).
     public func loadPipeline() throws -> Pipeline {
         let absolute = ProjectPath.join(root, pipelineFile)
         guard let data = FileManager.default.contents(atPath: absolute) else {
             throw DefinitionError("no pipeline file '\(pipelineFile)' in \(root); create one (see README) or pass -p FILE")
         }
-        guard let text = String(data: data, encoding: .utf8) else {
-            let at = SourceLocation.firstInvalidUTF8(in: data, file: pipelineFile) ?? SourceLocation(file: pipelineFile, line: 1, column: 1)
-            throw DefinitionError("the pipeline file is not UTF-8 text (an invalid byte here)", at: at)
+        let bytes = [UInt8](data)
+        let cache = pipelineCache()
+        let root = self.root
+        let state = { (path: String) in PipelineCache.state(ofAbsolutePath: ProjectPath.join(root, path)) }
+        let definition: PipelineDefinition
+        if let cached = cache.lookup(root: root, pipelineFile: pipelineFile, pipelineText: bytes, state: state) {
+            definition = cached
+        } else {
+            guard let text = String(data: data, encoding: .utf8) else {
+                let at = SourceLocation.firstInvalidUTF8(in: data, file: pipelineFile) ?? SourceLocation(file: pipelineFile, line: 1, column: 1)
+                throw DefinitionError("the pipeline file is not UTF-8 text (an invalid byte here)", at: at)
+            }
+            definition = try PipelineParser(file: pipelineFile, root: root).parseDefinition(text)
+            // Only in an initialised project: reading never creates `.crx/`.
+            if LocalFileSystem().stat(crxDirectory)?.kind == .directory {
+                cache.store(definition, root: root, pipelineFile: pipelineFile, pipelineText: bytes,
+                            inputs: definition.inputs, state: state)
+            }
         }
-        let definition = try PipelineParser(file: pipelineFile, root: root).parseDefinition(text)
         let pipeline = try Pipeline(file: pipelineFile, stages: definition.stages, sources: definition.sources)
         try refuseSymlinkEscapes(pipeline)
         return pipeline
@@ -108,15 +124,17 @@ public struct Workspace: Sendable {
     /// (or a dep that itself) resolves outside the root. crx deletes, writes and restores outputs, so an
     /// output reached through a link to elsewhere would be written outside the project. (The parser
     /// already refuses `..` and absolute paths; links exist only on disk, so they are checked here.)
+    /// Directories are looked at once each (`LinkProbe`); only a path with a link on it is resolved.
     func refuseSymlinkEscapes(_ pipeline: Pipeline) throws {
+        let probe = LinkProbe(root: root)
         for stage in pipeline.stages {
-            for dep in stage.deps {
+            for dep in stage.deps where probe.mayHaveLink(dep.path, includingLast: true) {
                 if let target = ProjectPath.symlinkEscape(dep.path, root: root, resolveLast: true) {
                     throw DefinitionError("stage '\(stage.name)': deps path '\(dep.path)' is outside the project root through a symbolic link "
                         + "(it resolves to \(target)); crx only tracks files inside the project", at: dep.location)
                 }
             }
-            for out in stage.outs {
+            for out in stage.outs where probe.mayHaveLink(out.path, includingLast: false) {
                 if let target = ProjectPath.symlinkEscape(out.path, root: root, resolveLast: false) {
                     throw DefinitionError("stage '\(stage.name)': \(out.kind.rawValue) path '\(out.path)' is outside the project root through a symbolic link "
                         + "(its directory resolves to \(target)); crx only writes inside the project", at: out.location)
@@ -131,6 +149,7 @@ public struct Workspace: Sendable {
 
     public func objectStore() -> LocalObjectStore { LocalObjectStore(directory: cacheDirectory) }
     public func stateCache() -> StateCache { StateCache(file: crxDirectory + "/state/state.v1") }
+    public func pipelineCache() -> PipelineCache { PipelineCache(file: crxDirectory + "/state/pipeline.v1") }
     public func runCache() -> RunCache { RunCache(directory: crxDirectory + "/runcache") }
     public func runLog() -> RunLog { RunLog(directory: crxDirectory + "/runs") }
 }

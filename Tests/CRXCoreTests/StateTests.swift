@@ -51,4 +51,66 @@ import Testing
         #expect(ParamValue(node: a).lookup("l.1") == .double(2.5))
         #expect(ParamValue(node: a).lookup("missing.key") == nil)
     }
+
+    @Test func paramsComposedWithoutRegexesResolveAsYAML11() throws {
+        // Every kind of plain scalar YAML 1.1's default rules tell apart, plus quoted and tagged ones.
+        let yaml = """
+            a: yes
+            b: No
+            c: on
+            d: OFF
+            e: y
+            f: ~
+            g: null
+            h:
+            i: 0
+            j: -0
+            k: 017
+            l: 0o17
+            m: 0x1F
+            n: 1_000
+            o: -42
+            p: +7
+            q: 12:30
+            r: 1.5
+            s: .5
+            t: 1e3
+            u: 1.0e+3
+            v: .inf
+            w: -.Inf
+            x: .nan
+            y: 2024-01-02
+            z: =
+            aa: "5"
+            ab: '1.5'
+            ac: !!str 7
+            ad: !!int "8"
+            ae: !!float 2
+            af: ! 9
+            ag: text
+            ah: -x
+            ai: 99999999999999999999
+            aj: [1, yes, x, 2.5]
+            ak: {n: ~, t: true}
+            base: &b {k: 1, on: off}
+            al:
+              <<: *b
+              k: 2
+            am: Yes please
+            an: 007x
+            """
+        let regex = try #require(try YAMLDocument.compose(yaml, file: "params.yaml"))
+        let basic = try #require(try YAMLDocument.compose(yaml, file: "params.yaml", resolver: .basic))
+        let expected = ParamValue(node: regex)
+        #expect(ParamValue(node: basic) == expected)
+        #expect(ParamValue(node: basic).canonical == expected.canonical)
+        #expect(expected.lookup("a") == .bool(true) && expected.lookup("i") == .int(0) && expected.lookup("o") == .int(-42))
+        #expect(expected.lookup("ag") == .string("text") && expected.lookup("aa") == .string("5"))
+        // The loader uses the regex-free path and gives the same values.
+        let dir = TempDir()
+        dir.write("params.yaml", yaml)
+        #expect(try ParamsFile.load(absolutePath: dir.path + "/params.yaml", displayPath: "params.yaml")?.root == expected)
+        for text in ["5", "-5", "0", "s00001", "seed", "x1"] { #expect(ParamValue.quickTag(text) != nil) }
+        for text in ["", "-", "05", "1_0", "1.5", "yes", "null", "~", "<<", "=", ".5", "+1"] { #expect(ParamValue.quickTag(text) == nil, "\(text)") }
+    }
 }

@@ -147,6 +147,14 @@ import Testing
         #expect(try p.repro().ran.isEmpty)
         let strip = { (t: String) in t.split(separator: "\n").filter { !$0.contains("generated_at") }.joined(separator: "\n") }
         #expect(strip(try #require(p.read("reports/lineage.json"))) == strip(before))
+        // …and once it is stamped, a no-op repro leaves the file alone (nothing it is built from changed)
+        let inode = { try FileManager.default.attributesOfItem(atPath: p.root.path + "/reports/lineage.json")[.systemFileNumber] as? Int }
+        let stamped = try inode()
+        #expect(try p.repro().ran.isEmpty)
+        #expect(try inode() == stamped, "a no-op repro must not rewrite lineage.json")
+        try FileManager.default.removeItem(atPath: p.root.path + "/reports/lineage.json")
+        #expect(try p.repro().ran.isEmpty)
+        #expect(p.read("reports/lineage.json") != nil, "a deleted lineage.json is rebuilt by the next repro")
 
         // partial: a param change re-runs train only
         p.write("params.yaml", "lr: 0.2\n")

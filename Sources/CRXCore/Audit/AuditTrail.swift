@@ -52,12 +52,17 @@ public struct AuditTrail: Sendable {
         return lineage
     }
 
-    /// After a repro: verify every source, write ingestion and lineage.
-    public func afterRepro(lock: Lockfile) throws {
+    /// After a repro: verify every source, write ingestion and lineage. `stagesChanged`: false when
+    /// no stage ran, was restored or failed; then the lineage is rewritten only if its inputs
+    /// changed since it was written (`LineageStamp`).
+    public func afterRepro(lock: Lockfile, stagesChanged: Bool = true) throws {
         let now = AuditClock.now()
         let checks = try verify(now: now)
         try writeIngestion(checks, now: now)
+        let stamp = LineageStamp(workspace: workspace, pipeline: pipeline, checks: checks, reportPath: lineagePath)
+        if !stagesChanged && stamp.matchesStored() { return }
         try writeLineage(lock: lock, checks: checks, now: now)
+        stamp.store()
     }
 
     /// Evaluates freshness and writes `reports/freshness.json`.

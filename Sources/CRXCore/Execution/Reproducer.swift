@@ -103,13 +103,16 @@ public final class Reproducer: @unchecked Sendable {
         for i in selected {
             let stage = pipeline.stages[i]
             if !stage.frozen { _ = try inspector.paramValues(stage) }
-            // Pinned sources are checked by `sourceProblems` (exit 1, with expected vs actual).
-            for dep in stage.deps where !pipeline.sources.contains(where: { $0.path == dep.path })
-                && pipeline.outputs.overlapping(dep.path).isEmpty {
-                if fs.stat(ProjectPath.join(workspace.root, dep.path)) == nil {
-                    throw DefinitionError("stage '\(stage.name)': dependency '\(dep.path)' does not exist and no stage produces it", at: dep.location)
-                }
-            }
+            try refuseMissingRawDeps(stage) { fs.stat(ProjectPath.join(workspace.root, $0)) == nil }
+        }
+    }
+
+    /// Throws for the first dep of `stage` that `isMissing`, is no pinned source (those are checked
+    /// by `sourceProblems`, exit 1 with expected vs actual) and that no stage produces.
+    func refuseMissingRawDeps(_ stage: Stage, isMissing: (String) -> Bool) throws {
+        for dep in stage.deps where isMissing(dep.path) && !pipeline.sources.contains(where: { $0.path == dep.path })
+            && pipeline.outputs.overlapping(dep.path).isEmpty {
+            throw DefinitionError("stage '\(stage.name)': dependency '\(dep.path)' does not exist and no stage produces it", at: dep.location)
         }
     }
 
@@ -118,7 +121,9 @@ public final class Reproducer: @unchecked Sendable {
     /// What `repro` would do, without changing anything.
     public func plan(_ options: Options) throws -> Report {
         let selected = try pipeline.select(targets: options.targets, options.selection)
-        try checkDepsExist(selected)
+        // The existence checks of `checkDepsExist`, folded into the snapshots (which stat every dep
+        // anyway): a frozen stage is checked alone, the others from their snapshot. Same errors,
+        // in the same order (stage by stage; params files before deps).
         var report = Report()
         var willRun: Set<Int> = []
         var predicted: [String: PathDigest] = [:]
@@ -128,10 +133,15 @@ public final class Reproducer: @unchecked Sendable {
             let stage = pipeline.stages[i]
             report.stages.append(stage.name)
             if stage.frozen {
+                try checkDepsExist([i])
                 report.outcomes[stage.name] = .frozen
                 continue
             }
             let snapshot = try inspector.snapshot(stage, predicted: predicted)
+            if !snapshot.missingDeps.isEmpty {
+                let missing = Set(snapshot.missingDeps)
+                try refuseMissingRawDeps(stage) { missing.contains($0) }
+            }
             let record = lock.snapshot.stages[stage.name]
             var decision = Planner.decide(stage, record: record, snapshot: snapshot, force: options.force,
                                           inCache: checkout.isRestorable)
@@ -183,6 +193,10 @@ public final class Reproducer: @unchecked Sendable {
         let condition = board.condition
         var pending = selected
         let jobs = max(1, options.jobs)
+        // Each stage's selected upstream stages, once (the loop below rescans the pending stages
+        // every time one finishes).
+        var upstreamChosen: [Int: [Int]] = [:]
+        for i in selected { upstreamChosen[i] = pipeline.upstream[i].filter { chosen.contains($0) } }
 
         condition.lock()
         while true {
@@ -191,7 +205,7 @@ public final class Reproducer: @unchecked Sendable {
             var index = 0
             while index < pending.count {
                 let i = pending[index]
-                let ups = pipeline.upstream[i].filter { chosen.contains($0) }
+                let ups = upstreamChosen[i] ?? []
                 if let bad = ups.first(where: { board.outcomes[$0].map(Self.blocksDownstream) ?? false }) {
                     board.outcomes[i] = .skipped(reason: "upstream stage '\(pipeline.stages[bad].name)' did not complete")
                     observer.stageFinished(pipeline.stages[i].name, board.outcomes[i]!)

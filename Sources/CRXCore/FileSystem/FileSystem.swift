@@ -61,8 +61,17 @@ public struct LocalFileSystem: FileSystem {
             if name == "." || name == ".." { continue }
             let child = absolute + "/" + name
             let relative = prefix.isEmpty ? name : prefix + "/" + name
-            guard let st = stat(child) else { continue }
-            switch st.kind {
+            // The entry's type from readdir when it is a plain file or directory (no stat);
+            // links (followed) and unknown types are stat'ed.
+            let kind: FileStat.Kind
+            switch Int32(entry.pointee.d_type) {
+            case Int32(DT_REG): kind = .file
+            case Int32(DT_DIR): kind = .directory
+            default:
+                guard let st = stat(child) else { continue }
+                kind = st.kind
+            }
+            switch kind {
             case .directory: try walk(child, prefix: relative, into: &result)
             case .file: result.append(relative)
             default: continue

@@ -33,17 +33,28 @@ public enum ProjectPath {
     }
 
     /// True when `inner` is `outer` or lies below it.
+    /// Compares bytes in place (no `outer + "/"` string per call).
     public static func isInside(_ inner: String, _ outer: String) -> Bool {
         if outer.isEmpty { return true }
-        return inner == outer || inner.hasPrefix(outer + "/")
+        let i = inner.utf8, o = outer.utf8
+        guard i.count >= o.count, i.starts(with: o) else { return false }
+        if i.count == o.count { return true }
+        return i[i.index(i.startIndex, offsetBy: o.count)] == UInt8(ascii: "/")
     }
 
     /// True when one path contains the other.
     public static func overlaps(_ a: String, _ b: String) -> Bool { isInside(a, b) || isInside(b, a) }
 
+    /// The path without its last component ("" for a top-level name). Scans bytes, not characters.
     public static func parent(_ path: String) -> String {
-        guard let slash = path.lastIndex(of: "/") else { return "" }
+        guard let slash = path.utf8.lastIndex(of: UInt8(ascii: "/")) else { return "" }
         return String(path[..<slash])
+    }
+
+    /// The last component of `path`.
+    public static func lastComponent(_ path: String) -> String {
+        guard let slash = path.utf8.lastIndex(of: UInt8(ascii: "/")) else { return path }
+        return String(path[path.utf8.index(after: slash)...])
     }
 
     public static func join(_ root: String, _ relative: String) -> String {

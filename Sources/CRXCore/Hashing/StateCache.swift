@@ -112,24 +112,63 @@ public final class StateCache: @unchecked Sendable {
     static let trailer = "end "
 
     static func parse(_ data: Data) -> [String: Entry]? {
-        guard let whole = String(data: data, encoding: .utf8), whole.hasSuffix("\n") else { return nil }
+        data.withUnsafeBytes { raw in parse(raw.bindMemory(to: UInt8.self)) }
+    }
+
+    /// Reads the file's bytes in one pass, without splitting it into strings: a line's numbers and
+    /// digest are parsed where they lie; only paths (and extras) become strings. A malformed line
+    /// is skipped, a bad header or checksum rejects the whole file.
+    static func parse(_ bytes: UnsafeBufferPointer<UInt8>) -> [String: Entry]? {
+        let n = bytes.count
+        guard n > 0, bytes[n - 1] == 0x0A else { return nil }
         // The checksum line: the file is whole and undamaged, or it is not used at all.
-        let withoutNewline = whole.dropLast()
-        guard let lastBreak = withoutNewline.lastIndex(of: "\n") else { return nil }
-        let text = String(whole[...lastBreak])
-        let last = withoutNewline[withoutNewline.index(after: lastBreak)...]
-        guard last.hasPrefix(trailer), last.dropFirst(trailer.count) == XXH3Hasher.digest(text).hex else { return nil }
-        var lines = text.split(separator: "\n", omittingEmptySubsequences: true)[...]
-        guard lines.first == Substring(header) else { return nil }
-        lines = lines.dropFirst()
+        var lastBreak = n - 2
+        while lastBreak >= 0 && bytes[lastBreak] != 0x0A { lastBreak -= 1 }
+        guard lastBreak >= 0 else { return nil }
+        let body = UnsafeBufferPointer(rebasing: bytes[0...lastBreak])
+        let trailerStart = lastBreak + 1
+        let trailerBytes = Array(trailer.utf8)
+        guard n - 1 - trailerStart == trailerBytes.count + 32,
+              trailerBytes.indices.allSatisfy({ bytes[trailerStart + $0] == trailerBytes[$0] }),
+              let stored = ByteText.digestHex(bytes, from: trailerStart + trailerBytes.count, to: n - 1),
+              stored == XXH3Hasher.digest(UnsafeRawBufferPointer(body)) else { return nil }
+        // The header line.
+        let headerBytes = Array(header.utf8)
+        guard body.count > headerBytes.count, bytes[headerBytes.count] == 0x0A,
+              headerBytes.indices.allSatisfy({ bytes[$0] == headerBytes[$0] }) else { return nil }
         var entries: [String: Entry] = [:]
-        entries.reserveCapacity(lines.count)
-        for line in lines {
-            let f = line.split(separator: "\t", maxSplits: 6, omittingEmptySubsequences: false)
-            guard f.count == 7, let d = Digest(f[0]), let ino = UInt64(f[1]), let size = Int64(f[2]),
-                  let mtime = Int64(f[3]), let rec = Int64(f[4]) else { continue }
-            entries[Escaping.unescape(f[6])] = Entry(digest: d, inode: ino, size: size, mtimeNs: mtime,
-                                                     recordedNs: rec, extra: Self.parseExtra(f[5]))
+        entries.reserveCapacity(body.count / 110)
+        var i = headerBytes.count + 1
+        while i < body.count {
+            var lineEnd = i
+            while bytes[lineEnd] != 0x0A { lineEnd += 1 }
+            defer { i = lineEnd + 1 }
+            // Seven tab-separated fields; the path (last) may hold anything but escaped tabs.
+            var fields: [(Int, Int)] = []
+            fields.reserveCapacity(7)
+            var fieldStart = i
+            var k = i
+            while k < lineEnd && fields.count < 6 {
+                if bytes[k] == 0x09 {
+                    fields.append((fieldStart, k))
+                    fieldStart = k + 1
+                }
+                k += 1
+            }
+            guard fields.count == 6 else { continue }
+            fields.append((fieldStart, lineEnd))
+            guard let d = ByteText.digestHex(bytes, from: fields[0].0, to: fields[0].1),
+                  let ino = ByteText.unsigned(bytes, from: fields[1].0, to: fields[1].1),
+                  let size = ByteText.signed(bytes, from: fields[2].0, to: fields[2].1),
+                  let mtime = ByteText.signed(bytes, from: fields[3].0, to: fields[3].1),
+                  let rec = ByteText.signed(bytes, from: fields[4].0, to: fields[4].1) else { continue }
+            let extraRange = UnsafeBufferPointer(rebasing: bytes[fields[5].0..<fields[5].1])
+            let extra = extraRange.count == 1 && extraRange[0] == UInt8(ascii: "-")
+                ? [:] : Self.parseExtra(Substring(String(decoding: extraRange, as: UTF8.self)))
+            let pathBytes = UnsafeBufferPointer(rebasing: bytes[fields[6].0..<fields[6].1])
+            var path = String(decoding: pathBytes, as: UTF8.self)
+            if pathBytes.contains(0x5C) { path = Escaping.unescape(Substring(path)) }
+            entries[path] = Entry(digest: d, inode: ino, size: size, mtimeNs: mtime, recordedNs: rec, extra: extra)
         }
         return entries
     }

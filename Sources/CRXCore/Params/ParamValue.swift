@@ -91,7 +91,7 @@ public indirect enum ParamValue: Sendable, Hashable, CustomStringConvertible {
                 self = .string(s.string)
                 return
             }
-            switch node.tagName {
+            switch Self.tag(of: s, in: node) {
             case .null: self = .null
             case .bool: self = .bool(node.bool ?? false)
             case .int: self = node.int.map { .int($0) } ?? .string(s.string)
@@ -117,6 +117,30 @@ public indirect enum ParamValue: Sendable, Hashable, CustomStringConvertible {
             self = .dict(dict)
         case .alias: self = .null
         }
+    }
+
+    /// The YAML 1.1 core tag of a scalar, as Yams' default resolver gives it, whatever resolver the
+    /// document was composed with (params files are composed with `Resolver.basic`: no regex per
+    /// scalar). Most scalars are decided by their first character (no default rule can match one
+    /// starting with a letter other than those of `yes`/`no`/`true`/`false`/`on`/`off`/`null`) or are
+    /// plain decimal integers; the rest go through the default resolver's rules.
+    static func tag(of scalar: Node.Scalar, in node: Node) -> Tag.Name {
+        guard scalar.tag.rawValue.isEmpty else { return node.tagName }    // an explicit (or already resolved) tag
+        if let quick = quickTag(scalar.string) { return quick }
+        return Resolver.default.resolveTag(of: node)
+    }
+
+    static func quickTag(_ text: String) -> Tag.Name? {
+        let utf8 = text.utf8
+        guard let first = utf8.first else { return nil }
+        // First characters some default rule (bool, int, float, merge, null, timestamp, value) can start with.
+        if !"yYnNtTfFoO-+0123456789.<~=".utf8.contains(first) { return .str }
+        var digits = utf8[...]
+        if first == UInt8(ascii: "-") { digits = digits.dropFirst() }
+        guard let lead = digits.first, lead >= UInt8(ascii: "1") && lead <= UInt8(ascii: "9") || (lead == UInt8(ascii: "0") && digits.count == 1) else {
+            return nil
+        }
+        return digits.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) ? .int : nil
     }
 
     /// Follows a dotted key (`train.lr`, `layers.0.size`) into nested dicts and lists.

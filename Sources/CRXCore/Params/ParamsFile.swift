@@ -27,7 +27,7 @@ public struct ParamsFile: Sendable {
         }
         let node: Node?
         do {
-            node = try YAMLDocument.compose(text, file: displayPath)
+            node = try YAMLDocument.compose(text, file: displayPath, resolver: .basic)
         }
         guard let node else { return ParamsFile(path: displayPath, root: .dict([:])) }
         return ParamsFile(path: displayPath, root: ParamValue(node: node))

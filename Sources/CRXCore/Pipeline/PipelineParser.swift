@@ -2,9 +2,18 @@ import Foundation
 import Yams
 
 /// What a pipeline file declares.
-public struct PipelineDefinition: Sendable {
+public struct PipelineDefinition: Sendable, Equatable {
     public var stages: [Stage]
     public var sources: [Source]
+    /// Files besides the pipeline file that the parse read or looked for (root-relative): its
+    /// inputs for `PipelineCache`.
+    public var inputs: [String] = []
+
+    public init(stages: [Stage], sources: [Source], inputs: [String] = []) {
+        self.stages = stages
+        self.sources = sources
+        self.inputs = inputs
+    }
 }
 
 /// Reads `pipeline.yaml` (DVC's `dvc.yaml` stage schema) into validated `Stage` values.
@@ -73,7 +82,7 @@ public struct PipelineParser {
             }
             stages.append(stage)
         }
-        return PipelineDefinition(stages: stages, sources: sources)
+        return PipelineDefinition(stages: stages, sources: sources, inputs: generator.files.touched)
     }
 
     private func loc(_ line: Int, _ column: Int) -> SourceLocation { SourceLocation(file: file, line: line, column: column) }

@@ -107,13 +107,21 @@ public struct Lockfile: Sendable, Equatable {
         return try parse(data, file: displayPath)
     }
 
+    /// The lock in `data`: read line by line when it has the layout `render` writes (the usual
+    /// case), else through the YAML composer (a hand-edited lock), which also reports the errors.
     public static func parse(_ data: Data, file: String) throws -> Lockfile {
-        func fail(_ message: String, _ node: Node?) -> LockfileError {
-            LockfileError(message: message, location: node?.location(in: file) ?? SourceLocation(file: file, line: 1, column: 1))
-        }
-        guard let text = String(data: data, encoding: .utf8) else {
+        guard var text = String(data: data, encoding: .utf8) else {
             throw LockfileError(message: "not UTF-8 text (an invalid byte here)",
                                 location: SourceLocation.firstInvalidUTF8(in: data, file: file) ?? SourceLocation(file: file, line: 1, column: 1))
+        }
+        if let lock = text.withUTF8({ LockfileLineParser.parse($0) }) { return lock }
+        return try parseYAML(text, file: file)
+    }
+
+    /// The lock through the general YAML composer: any layout YAML allows, errors with positions.
+    static func parseYAML(_ text: String, file: String) throws -> Lockfile {
+        func fail(_ message: String, _ node: Node?) -> LockfileError {
+            LockfileError(message: message, location: node?.location(in: file) ?? SourceLocation(file: file, line: 1, column: 1))
         }
         let root: Node?
         do {

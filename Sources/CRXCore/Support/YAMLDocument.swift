@@ -9,10 +9,11 @@ public enum YAMLDocument {
     /// levels of ten aliases expand to 10^10 nodes and would hang or exhaust memory on first use).
     public static let maxAliasExpansion = 100_000
 
-    public static func compose(_ text: String, file: String) throws -> Node? {
+    /// `resolver`: `.basic` when the caller resolves scalar types itself (see `ParamValue.tag(of:in:)`).
+    public static func compose(_ text: String, file: String, resolver: Resolver = .default) throws -> Node? {
         try checkAliasExpansion(text, file: file)
         do {
-            return try Yams.compose(yaml: text)
+            return try Yams.compose(yaml: text, resolver)
         } catch let error as YamlError {
             throw DefinitionError(for: error, file: file)
         }

@@ -117,7 +117,8 @@ struct Repro: ParsableCommand {
             }
             sink.flush()
             do {
-                try reproducer.audit.afterRepro(lock: reproducer.lockfile)
+                let changed = report.stages.contains { report.outcomes[$0] != .upToDate && report.outcomes[$0] != .frozen }
+                try reproducer.audit.afterRepro(lock: reproducer.lockfile, stagesChanged: changed || report.interrupted)
             } catch {
                 Printer.err("crx: warning: could not write the audit reports: \(error)")
             }

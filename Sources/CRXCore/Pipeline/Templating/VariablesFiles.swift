@@ -10,6 +10,9 @@ final class VariablesFiles {
     /// Absolute project root.
     let root: String
     private var cache: [String: Result<TemplateDict, Error>] = [:]
+    /// Every root-relative path looked for or read, in order: the inputs of the parse besides the
+    /// pipeline file (`PipelineCache` keys on them).
+    private(set) var touched: [String] = []
 
     init(root: String) { self.root = root }
 
@@ -23,12 +26,14 @@ final class VariablesFiles {
     }
 
     func exists(_ path: String) -> Bool {
-        FileManager.default.fileExists(atPath: ProjectPath.join(root, path))
+        touched.append(path)
+        return FileManager.default.fileExists(atPath: ProjectPath.join(root, path))
     }
 
     /// The file's top-level mapping, every value tagged with its origin.
     func load(_ path: String) throws -> TemplateDict {
         if let cached = cache[path] { return try cached.get() }
+        touched.append(path)
         let result = Result { try read(path) }
         cache[path] = result
         return try result.get()

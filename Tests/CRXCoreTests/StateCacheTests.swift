@@ -1,0 +1,55 @@
+import Foundation
+import Testing
+@testable import CRXCore
+
+/// The state file is read by a byte scanner: every entry `save` writes must come back the same.
+@Suite struct StateCacheTests {
+    @Test func everyEntryRoundTripsThroughTheFile() throws {
+        let dir = TempDir()
+        let file = dir.path + "/state.v1"
+        let state = StateCache(file: file)
+        let paths = ["a.txt", "dir/sub/b.csv", "tab\there", "new\nline", "back\\slash", "ünï/ファイル", "cr\rx", "sp ace"]
+        var expected: [String: FileStat] = [:]
+        for (i, path) in paths.enumerated() {
+            // Real nanosecond timestamps have 19 digits; inodes use the whole 64 bits on some file systems.
+            let st = FileStat(kind: .file, inode: i == 0 ? UInt64.max : UInt64(i) * 1_000_003, size: i == 1 ? Int64.max : Int64(i),
+                              mtimeNs: 1_795_000_000_123_456_789 + Int64(i))
+            expected[path] = st
+            state.record(path, stat: st, digest: XXH3Hasher.digest(path), extra: i % 2 == 0 ? ["sha256": "ab", "lines": "\(i)"] : [:],
+                         trusted: true)
+        }
+        try state.save()
+        let reloaded = StateCache(file: file)
+        #expect(reloaded.count == paths.count)
+        for (path, st) in expected {
+            let entry = try #require(reloaded.lookup(path, stat: st), "\(path)")
+            #expect(entry.digest == XXH3Hasher.digest(path))
+            #expect(entry == state.lookup(path, stat: st))
+        }
+    }
+
+    @Test func aDamagedFileIsNotUsed() throws {
+        let dir = TempDir()
+        let file = dir.path + "/state.v1"
+        let state = StateCache(file: file)
+        let st = FileStat(kind: .file, inode: 7, size: 3, mtimeNs: 1_795_000_000_000_000_000)
+        state.record("a", stat: st, digest: XXH3Hasher.digest("a"), trusted: true)
+        try state.save()
+        var bytes = try LocalFileSystem().readFile(file)
+        #expect(StateCache(file: file).count == 1)
+        bytes[bytes.count / 2] ^= 1     // one bit flipped: the checksum line no longer matches
+        try LocalFileSystem().writeAtomically(bytes, to: file)
+        #expect(StateCache(file: file).count == 0)
+        try LocalFileSystem().writeAtomically(Array("crx-state 1\n".utf8), to: file)
+        #expect(StateCache(file: file).count == 0)
+    }
+
+    @Test func numbersAreReadExactlyAsSwiftPrintsThem() {
+        func signed(_ s: String) -> Int64? { Array(s.utf8).withUnsafeBufferPointer { ByteText.signed($0, from: 0, to: $0.count) } }
+        func unsigned(_ s: String) -> UInt64? { Array(s.utf8).withUnsafeBufferPointer { ByteText.unsigned($0, from: 0, to: $0.count) } }
+        for v: Int64 in [0, 1, -1, 42, 1_795_000_000_123_456_789, .max, .min] { #expect(signed("\(v)") == v) }
+        for v: UInt64 in [0, 9, .max] { #expect(unsigned("\(v)") == v) }
+        for bad in ["", "-", "+1", "01", "-0", "1a", " 1", "9223372036854775808", "-9223372036854775809"] { #expect(signed(bad) == nil, "\(bad)") }
+        #expect(unsigned("18446744073709551616") == nil)
+    }
+}
