@@ -161,6 +161,27 @@ import Testing
         #expect(recorded == 0, "a cancelled stage was recorded")
     }
 
+    @Test func jobsOfAKilledCrxAreCancelledByTheNextRepro() throws {
+        guard let cluster = SlurmCluster.shared else { return }
+        let p = try Project()
+        p.write("pipeline.yaml", "stages:\n  orphan_x:\n    cmd: sleep 300; echo > x.txt\n    outs: [x.txt]\n")
+        let crx = try p.start(["repro", "--executor", "slurm"], environment: cluster.environment)
+        #expect(p.waitFor(timeout: 60) { !cluster.jobs(named: "crx-orphan_x").isEmpty }, "\(crx.stderrSoFar)")
+        let ids = cluster.jobs(named: "crx-orphan_x")
+        crx.signal(SIGKILL)
+        _ = crx.wait(timeout: 10)
+        // The job outlives its crx…
+        #expect(["PENDING", "RUNNING"].contains(cluster.job(ids[0])["JobState"] ?? ""))
+        // …until the next repro of the project, which cancels it before doing its own work.
+        p.write("pipeline.yaml", "stages:\n  orphan_x:\n    cmd: echo quick > x.txt\n    outs: [x.txt]\n")
+        let next = p.crx(["repro", "--executor", "slurm"], timeout: 120, environment: cluster.environment)
+        #expect(next.exitCode == 0, "\(next)")
+        #expect(next.stderr.contains("Slurm jobs \(ids[0]) ran; cancelled them"), "\(next)")
+        #expect(p.waitFor(timeout: 30) { cluster.job(ids[0])["JobState"] == "CANCELLED" })
+        #expect(p.read("x.txt") == "quick\n")
+        #expect(!p.exists(".crx/slurm/in-flight") || p.read(".crx/slurm/in-flight") == "")
+    }
+
     @Test func stageResourcesReachTheJob() throws {
         guard let cluster = SlurmCluster.shared else { return }
         let p = try Project()

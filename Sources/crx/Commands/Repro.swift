@@ -97,7 +97,12 @@ struct Repro: ParsableCommand {
                 guard SlurmClient.isInstalled else {
                     throw SlurmError("--executor slurm: sbatch, squeue, scontrol and scancel must be in PATH (this machine is not a Slurm submit host)")
                 }
-                executor = SlurmExecutor(settings: executorConfig.slurm, scriptDirectory: workspace.crxDirectory + "/slurm", sink: sink)
+                let slurm = SlurmExecutor(settings: executorConfig.slurm, scriptDirectory: workspace.crxDirectory + "/slurm", sink: sink)
+                let orphans = slurm.cancelOrphans()
+                if !orphans.isEmpty {
+                    Printer.err("crx: warning: a previous crx of this project was killed while Slurm jobs \(orphans.joined(separator: ", ")) ran; cancelled them (their outputs were never recorded)")
+                }
+                executor = slurm
             } else {
                 executor = LocalExecutor(sink: sink)
             }

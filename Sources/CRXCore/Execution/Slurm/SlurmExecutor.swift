@@ -13,6 +13,11 @@ import Foundation
 ///
 /// Concurrency: `run` is called on one thread per stage (at most `-j` at once); the set of jobs in
 /// flight is guarded by its own mutex so `cancelAll` (Ctrl-C) can `scancel` every one of them.
+///
+/// The jobs in flight are also kept in `.crx/slurm/in-flight` (rewritten atomically as jobs are
+/// submitted and end): if crx is killed outright (SIGKILL, OOM, a lost login session), the next
+/// `crx repro` — holding the project lock, so no other crx of this project runs — cancels the jobs
+/// that dead run left behind (`cancelOrphans`) before it submits its own.
 public final class SlurmExecutor: Executor, @unchecked Sendable {
     private let client: SlurmClient
     private let settings: SlurmSettings
@@ -35,6 +40,30 @@ public final class SlurmExecutor: Executor, @unchecked Sendable {
 
     /// The jobs submitted and not yet finished.
     public var jobsInFlight: [String] { inFlight.snapshot.sorted() }
+
+    var inFlightFile: String { scriptDirectory + "/in-flight" }
+
+    /// Records the jobs in flight on disk (a failure to write only loses the orphan clean-up).
+    private func track(_ change: (inout Set<String>) -> Void) {
+        inFlight.withLock { ids in
+            change(&ids)
+            try? LocalFileSystem().createDirectory(scriptDirectory)
+            let text = ids.sorted().map { $0 + "\n" }.joined()
+            try? LocalFileSystem().writeAtomically(Array(text.utf8), to: inFlightFile)
+        }
+    }
+
+    /// Cancels the jobs a killed crx of this project left running or pending; returns their ids.
+    /// Call it while holding the project lock, before submitting anything.
+    public func cancelOrphans() -> [String] {
+        guard let data = FileManager.default.contents(atPath: inFlightFile) else { return [] }
+        let ids = String(decoding: data, as: UTF8.self).split(separator: "\n").map(String.init).filter { !$0.isEmpty }
+        guard !ids.isEmpty, let states = client.states(ids) else { return [] }
+        let alive = ids.filter { id in states[id].map { !SlurmClient.terminalStates.contains($0) } ?? false }
+        client.cancel(alive)
+        try? LocalFileSystem().remove(inFlightFile)
+        return alive
+    }
 
     public func cancelAll(signal: Int32) {
         cancelled.withLock { $0 = true }
@@ -69,14 +98,14 @@ public final class SlurmExecutor: Executor, @unchecked Sendable {
         } catch {
             return failure("\(error)")
         }
-        inFlight.withLock { _ = $0.insert(id) }
+        track { _ = $0.insert(id) }
         // Ctrl-C may have come while sbatch ran: this job must not outlive the run either.
         if cancelled.snapshot { client.cancel([id]) }
         sink.write(stage: job.stage, "submitted Slurm job \(id) (\(script.options.isEmpty ? "default resources" : script.options.joined(separator: " ")))\n",
                    toStderr: false)
 
         let finalState = monitor.wait(for: id)
-        inFlight.withLock { _ = $0.remove(id) }
+        track { _ = $0.remove(id) }
         var batch = SlurmClient.job(id: id, fields: client.details(id), fallbackState: finalState, logPath: job.logPath,
                                     scriptPath: scriptPath, options: script.options)
         if batch.state == "ENDED" || batch.state == "LOST" {
