@@ -65,6 +65,8 @@ public final class RunLog: @unchecked Sendable {
     let directory: String
     /// stage → {run_id, lock_entry}, and whether it changed since `index.json` was written.
     private let index: Protected<(table: [String: [String: String]], dirty: Bool)>
+    /// The records this process saved, by run id (so lineage after a repro reads none back from disk).
+    private let saved = Protected<[String: Record]>([:])
     /// Serialises writes of `index.json` (a later snapshot is never overwritten by an earlier one).
     private let indexWrite = NSLock()
 
@@ -85,7 +87,10 @@ public final class RunLog: @unchecked Sendable {
     /// `saveIndex()` to write later: the index lists every stage, so a build that wrote it after each
     /// run wrote O(stages²) bytes.
     public func save(_ record: Record, fingerprint: Digest? = nil, writeIndex: Bool = true) throws {
-        try JSONReport.write(record.json, to: "\(directory)/\(record.runID).json")
+        let json = record.json
+        try JSONReport.write(json, to: "\(directory)/\(record.runID).json")
+        // Kept as it reads back from the file (times to the second).
+        if let readBack = Record(json: json) { saved.withLock { $0[record.runID] = readBack } }
         if let fingerprint, record.producedBy == .ran {
             try LocalFileSystem().writeAtomically(Array(record.runID.utf8), to: "\(directory)/fingerprints/\(fingerprint.hex)")
         }
@@ -120,12 +125,12 @@ public final class RunLog: @unchecked Sendable {
 
     /// The run behind a stage's current lock entry, if this machine recorded it.
     public func current(stage: String, lockEntry: String) -> Record? {
-        guard let e = index.withLock({ $0.table[stage] }), e["lock_entry"] == lockEntry, let id = e["run_id"],
-              let json = JSONReport.read("\(directory)/\(id).json") else { return nil }
-        return Record(json: json)
+        guard let e = index.withLock({ $0.table[stage] }), e["lock_entry"] == lockEntry, let id = e["run_id"] else { return nil }
+        return record(id: id)
     }
 
     public func record(id: String) -> Record? {
+        if let record = saved.withLock({ $0[id] }) { return record }
         return JSONReport.read("\(directory)/\(id).json").flatMap(Record.init(json:))
     }
 }
