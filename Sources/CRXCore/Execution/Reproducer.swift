@@ -18,7 +18,7 @@ import Foundation
 /// have then: an upstream that rewrote byte-identical output stops the chain (early cutoff).
 ///
 /// The lock is written atomically as stages are recorded, coalesced when they finish less than
-/// ~50 ms apart (`LockWriter`), and always before `run` returns; the run log's index with it.
+/// ~20 ms apart (`LockWriter`), and always before `run` returns; the run log's index with it.
 ///
 /// Concurrency: stages run on their own threads, at most `jobs` at a time. Shared: `lockWriter`
 /// (the lockfile being written; its mutex also serialises writing the file), `state` (its own
@@ -180,7 +180,6 @@ public final class Reproducer: @unchecked Sendable {
         let badSources = try sourceProblems(selected)
         if !badSources.isEmpty { throw SourceError(checks: badSources) }
         workspace.removeStaleTemporaries(pipeline: pipeline)
-        let chosen = Set(selected)
         var report = Report()
         report.stages = selected.map { pipeline.stages[$0].name }
 

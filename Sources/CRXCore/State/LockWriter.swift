@@ -52,7 +52,7 @@ public final class LockWriter: @unchecked Sendable {
     private let beforeWrite: @Sendable () -> Void
 
     public init(path: String, order: [String], lock: Lockfile,
-                minimumInterval: Duration = .milliseconds(50), costFactor: Int = 10,
+                minimumInterval: Duration = .milliseconds(20), costFactor: Int = 10,
                 beforeWrite: @escaping @Sendable () -> Void = {}) {
         self.path = path
         self.beforeWrite = beforeWrite
