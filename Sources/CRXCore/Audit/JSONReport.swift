@@ -2,8 +2,25 @@ import Foundation
 
 /// Deterministic JSON for reports: sorted keys, two-space indentation, `/` unescaped, trailing
 /// newline; written atomically. The same values always give the same bytes.
+///
+/// The bytes are those of `JSONSerialization` with `[.prettyPrinted, .sortedKeys,
+/// .withoutEscapingSlashes]` (empty containers made compact). `encode` writes them itself for the
+/// values reports are made of (strings, integers, doubles, booleans, nulls, arrays, string-keyed
+/// dictionaries), ordering keys with Foundation's own comparison but sorting each distinct key set
+/// once — Foundation's writer sorted every dictionary with a locale-aware comparison and was most of
+/// the cost of writing the lineage and the run log. Any other value goes through Foundation.
 public enum JSONReport {
     public static func encode(_ value: Any) throws -> [UInt8] {
+        var writer = Writer()
+        if value is [String: Any] || value is [Any], writer.write(value, indent: 0) {
+            writer.out.append(10)
+            return writer.out
+        }
+        return try foundationEncode(value)
+    }
+
+    /// The reference encoding, through `JSONSerialization`.
+    static func foundationEncode(_ value: Any) throws -> [UInt8] {
         let data = try JSONSerialization.data(withJSONObject: value, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
         var text = String(decoding: data, as: UTF8.self)
         // Foundation on Linux writes empty containers across lines; keep them compact. (A raw newline
@@ -24,4 +41,104 @@ public enum JSONReport {
 
     /// JSON null for a missing optional.
     public static func orNull(_ value: Any?) -> Any { value ?? NSNull() }
+
+    /// The order `JSONSerialization` gives keys with `.sortedKeys`.
+    static func foundationPrecedes(_ a: String, _ b: String) -> Bool {
+        a.compare(b, options: [.numeric, .caseInsensitive, .forcedOrdering], range: a.startIndex ..< a.endIndex,
+                  locale: NSLocale.system) == .orderedAscending
+    }
+
+    /// `JSONSerialization`'s pretty printer, for the value types reports use; `write` returns false
+    /// (and the caller falls back to Foundation) on anything else.
+    struct Writer {
+        var out: [UInt8] = []
+        /// Key sets seen (sorted bytewise, joined by NUL) → the same keys in Foundation's order.
+        var orders: [String: [String]] = [:]
+
+        init() { out.reserveCapacity(1 << 16) }
+
+        mutating func write(_ value: Any, indent: Int) -> Bool {
+            // Objects (NSNumber, NSString… as `JSONSerialization.jsonObject` returns them) are cast
+            // differently by Foundation's writer: leave them to it.
+            if type(of: value) is AnyClass {
+                guard value is NSNull else { return false }
+                ascii("null")
+                return true
+            }
+            switch value {
+            case let s as String: string(s)
+            case let b as Bool: ascii(b ? "true" : "false")
+            case let n as Int: ascii(n.description)
+            case let n as Int64: ascii(n.description)
+            case let n as Int32: ascii(n.description)
+            case let n as UInt64: ascii(n.description)
+            case let array as [Any]:
+                if array.isEmpty { ascii("[]"); return true }
+                ascii("[\n")
+                for (k, element) in array.enumerated() {
+                    if k > 0 { ascii(",\n") }
+                    spaces(indent + 2)
+                    guard write(element, indent: indent + 2) else { return false }
+                }
+                out.append(10)
+                spaces(indent)
+                out.append(UInt8(ascii: "]"))
+            case let dict as [String: Any]:
+                if dict.isEmpty { ascii("{}"); return true }
+                ascii("{\n")
+                spaces(indent + 2)
+                for (k, key) in sortedKeys(dict).enumerated() {
+                    if k > 0 {
+                        ascii(",\n")
+                        spaces(indent + 2)
+                    }
+                    string(key)
+                    ascii(" : ")
+                    guard write(dict[key]!, indent: indent + 2) else { return false }
+                }
+                out.append(10)
+                spaces(indent)
+                out.append(UInt8(ascii: "}"))
+            case let d as Double:
+                guard d.isFinite else { return false }
+                var s = d.description
+                if s.hasSuffix(".0") { s.removeLast(2) }
+                ascii(s)
+            default: return false
+            }
+            return true
+        }
+
+        mutating func sortedKeys(_ dict: [String: Any]) -> [String] {
+            let keys = dict.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+            let id = keys.joined(separator: "\u{0}")
+            if let order = orders[id] { return order }
+            let order = keys.sorted(by: foundationPrecedes)
+            orders[id] = order
+            return order
+        }
+
+        mutating func ascii(_ s: String) { out.append(contentsOf: s.utf8) }
+
+        mutating func spaces(_ n: Int) { out.append(contentsOf: repeatElement(UInt8(ascii: " "), count: n)) }
+
+        mutating func string(_ s: String) {
+            out.append(UInt8(ascii: "\""))
+            for byte in s.utf8 {
+                switch byte {
+                case UInt8(ascii: "\""): ascii("\\\"")
+                case UInt8(ascii: "\\"): ascii("\\\\")
+                case 0x08: ascii("\\b")
+                case 0x0C: ascii("\\f")
+                case 0x0A: ascii("\\n")
+                case 0x0D: ascii("\\r")
+                case 0x09: ascii("\\t")
+                case 0x00 ... 0x0F: ascii("\\u000" + String(byte, radix: 16))
+                case 0x10 ... 0x1F: ascii("\\u00" + String(byte, radix: 16))
+                default: out.append(byte)
+                }
+            }
+            out.append(UInt8(ascii: "\""))
+        }
+    }
 }

@@ -68,11 +68,16 @@ public final class RunLog: @unchecked Sendable {
     }
 
     let directory: String
-    private let index: Protected<[String: [String: String]]>
+    /// stage → {run_id, lock_entry}, and whether it changed since `index.json` was written.
+    private let index: Protected<(table: [String: [String: String]], dirty: Bool)>
+    /// The records this process saved, by run id (so lineage after a repro reads none back from disk).
+    private let saved = Protected<[String: Record]>([:])
+    /// Serialises writes of `index.json` (a later snapshot is never overwritten by an earlier one).
+    private let indexWrite = NSLock()
 
     public init(directory: String) {
         self.directory = directory
-        index = Protected((JSONReport.read(directory + "/index.json") as? [String: [String: String]]) ?? [:])
+        index = Protected(((JSONReport.read(directory + "/index.json") as? [String: [String: String]]) ?? [:], false))
     }
 
     /// A stable digest of a stage's lock entry (what the run produced, from what).
@@ -82,16 +87,40 @@ public final class RunLog: @unchecked Sendable {
 
     public static func newRunID() -> String { UUID().uuidString.lowercased() }
 
-    public func save(_ record: Record, fingerprint: Digest? = nil) throws {
-        try JSONReport.write(record.json, to: "\(directory)/\(record.runID).json")
+    /// Writes the run's record (and, for a run that ran, the run-cache fingerprint's first run), and
+    /// points the index at it. `writeIndex: false` leaves the index changed in memory only, for
+    /// `saveIndex()` to write later: the index lists every stage, so a build that wrote it after each
+    /// run wrote O(stages²) bytes.
+    public func save(_ record: Record, fingerprint: Digest? = nil, writeIndex: Bool = true) throws {
+        let json = record.json
+        try JSONReport.write(json, to: "\(directory)/\(record.runID).json")
+        // Kept as it reads back from the file (times to the second).
+        if let readBack = Record(json: json) { saved.withLock { $0[record.runID] = readBack } }
         if let fingerprint, record.producedBy == .ran {
             try LocalFileSystem().writeAtomically(Array(record.runID.utf8), to: "\(directory)/fingerprints/\(fingerprint.hex)")
         }
-        let snapshot = index.withLock { table -> [String: [String: String]] in
-            table[record.stage] = ["run_id": record.runID, "lock_entry": record.lockEntry]
-            return table
+        index.withLock { state in
+            state.table[record.stage] = ["run_id": record.runID, "lock_entry": record.lockEntry]
+            state.dirty = true
         }
-        try JSONReport.write(snapshot, to: directory + "/index.json")
+        if writeIndex { try saveIndex() }
+    }
+
+    /// Writes `index.json` if it changed since it was last written.
+    public func saveIndex() throws {
+        indexWrite.lock()
+        defer { indexWrite.unlock() }
+        guard let snapshot = index.withLock({ state -> [String: [String: String]]? in
+            guard state.dirty else { return nil }
+            state.dirty = false
+            return state.table
+        }) else { return }
+        do {
+            try JSONReport.write(snapshot, to: directory + "/index.json")
+        } catch {
+            index.withLock { $0.dirty = true }
+            throw error
+        }
     }
 
     /// The run that first built a run-cache fingerprint.
@@ -101,12 +130,12 @@ public final class RunLog: @unchecked Sendable {
 
     /// The run behind a stage's current lock entry, if this machine recorded it.
     public func current(stage: String, lockEntry: String) -> Record? {
-        guard let e = index.snapshot[stage], e["lock_entry"] == lockEntry, let id = e["run_id"],
-              let json = JSONReport.read("\(directory)/\(id).json") else { return nil }
-        return Record(json: json)
+        guard let e = index.withLock({ $0.table[stage] }), e["lock_entry"] == lockEntry, let id = e["run_id"] else { return nil }
+        return record(id: id)
     }
 
     public func record(id: String) -> Record? {
-        JSONReport.read("\(directory)/\(id).json").flatMap(Record.init(json:))
+        if let record = saved.withLock({ $0[id] }) { return record }
+        return JSONReport.read("\(directory)/\(id).json").flatMap(Record.init(json:))
     }
 }

@@ -12,15 +12,18 @@ import Foundation
 ///                                                      ├─ restore missing outs from the cache
 ///                                                      └─ run: run-cache hit? restore : execute
 ///                                                           ─▶ deps unchanged? ─▶ outs exist?
-///                                                           ─▶ cache outs ─▶ write lock (atomic)
+///                                                           ─▶ cache outs ─▶ record in the lock
 /// ```
 /// A downstream stage is judged only when its upstream finished, against the digests its deps
 /// have then: an upstream that rewrote byte-identical output stops the chain (early cutoff).
 ///
-/// Concurrency: stages run on their own threads, at most `jobs` at a time. Shared: `lock`
+/// The lock is written atomically as stages are recorded, coalesced when they finish less than
+/// ~20 ms apart (`LockWriter`), and always before `run` returns; the run log's index with it.
+///
+/// Concurrency: stages run on their own threads, at most `jobs` at a time. Shared: `lockWriter`
 /// (the lockfile being written; its mutex also serialises writing the file), `state` (its own
 /// mutex), the object store (safe: content-addressed, atomic renames), the scheduler's
-/// bookkeeping (guarded by `condition`).
+/// bookkeeping (`Board` and the `StageQueue`, guarded by `condition`).
 public final class Reproducer: @unchecked Sendable {
     public struct Options: Sendable {
         public var targets: [String] = []
@@ -65,7 +68,7 @@ public final class Reproducer: @unchecked Sendable {
     let runCache: RunCache
     let inspector: Inspector
     let checkout: Checkout
-    let lock: Protected<Lockfile>
+    let lockWriter: LockWriter
     let runLog: RunLog
     public let audit: AuditTrail
     let fs = LocalFileSystem()
@@ -78,8 +81,10 @@ public final class Reproducer: @unchecked Sendable {
         runCache = workspace.runCache()
         inspector = Inspector(hasher: PathHasher(root: workspace.root, state: state), params: ParamsCache(root: workspace.root))
         checkout = Checkout(root: workspace.root, store: store, state: state)
-        lock = Protected(try workspace.loadLock())
-        runLog = workspace.runLog()
+        let runLog = workspace.runLog()
+        self.runLog = runLog
+        lockWriter = LockWriter(path: workspace.lockPath, order: pipeline.stages.map(\.name), lock: try workspace.loadLock(),
+                                beforeWrite: { try? runLog.saveIndex() })
         audit = AuditTrail(workspace: workspace, pipeline: pipeline, state: state, runLog: runLog)
     }
 
@@ -93,7 +98,7 @@ public final class Reproducer: @unchecked Sendable {
         return try audit.verify(used).filter { $0.status != .ok }
     }
 
-    public var lockfile: Lockfile { lock.snapshot }
+    public var lockfile: Lockfile { lockWriter.lock }
 
     /// Saves what was learnt about file identities (failure only costs re-hashing later).
     public func saveState() { try? state.save() }
@@ -142,7 +147,7 @@ public final class Reproducer: @unchecked Sendable {
                 let missing = Set(snapshot.missingDeps)
                 try refuseMissingRawDeps(stage) { missing.contains($0) }
             }
-            let record = lock.snapshot.stages[stage.name]
+            let record = lockWriter.recorded(stage.name)
             var decision = Planner.decide(stage, record: record, snapshot: snapshot, force: options.force,
                                           inCache: checkout.isRestorable)
             let invalid = badSources.filter { bad in pipeline.sources(of: stage).contains { $0.name == bad.source.name } }
@@ -185,57 +190,50 @@ public final class Reproducer: @unchecked Sendable {
         let badSources = try sourceProblems(selected)
         if !badSources.isEmpty { throw SourceError(checks: badSources) }
         workspace.removeStaleTemporaries(pipeline: pipeline)
-        let chosen = Set(selected)
         var report = Report()
         report.stages = selected.map { pipeline.stages[$0].name }
 
         let board = Board()
         let condition = board.condition
-        var pending = selected
+        var queue = StageQueue(selected: selected, upstream: pipeline.upstream, downstream: pipeline.downstream)
         let jobs = max(1, options.jobs)
-        // Each stage's selected upstream stages, once (the loop below rescans the pending stages
-        // every time one finishes).
-        var upstreamChosen: [Int: [Int]] = [:]
-        for i in selected { upstreamChosen[i] = pipeline.upstream[i].filter { chosen.contains($0) } }
+        func settle(_ i: Int, _ outcome: Outcome) {
+            board.outcomes[i] = outcome
+            observer.stageFinished(pipeline.stages[i].name, outcome)
+        }
+        func notCompleted(_ upstream: Int) -> Outcome {
+            .skipped(reason: "upstream stage '\(pipeline.stages[upstream].name)' did not complete")
+        }
 
         condition.lock()
         while true {
-            // Settle stages whose upstream failed; launch the ready ones.
-            var launched = false
-            var index = 0
-            while index < pending.count {
-                let i = pending[index]
-                let ups = upstreamChosen[i] ?? []
-                if let bad = ups.first(where: { board.outcomes[$0].map(Self.blocksDownstream) ?? false }) {
-                    board.outcomes[i] = .skipped(reason: "upstream stage '\(pipeline.stages[bad].name)' did not complete")
-                    observer.stageFinished(pipeline.stages[i].name, board.outcomes[i]!)
-                    pending.remove(at: index)
-                    continue
-                }
-                if board.stopping {
-                    if board.running == 0 {
-                        board.outcomes[i] = .skipped(reason: interruptedFlag.snapshot ? "interrupted" : "an earlier stage failed")
-                        observer.stageFinished(pipeline.stages[i].name, board.outcomes[i]!)
-                        pending.remove(at: index)
-                        continue
+            // Stages that finished since the last pass release their downstream stages, or block them.
+            for (i, outcome) in board.arrived {
+                for (d, by) in queue.finish(i, blocks: Self.blocksDownstream(outcome)) { settle(d, notCompleted(by)) }
+            }
+            board.arrived.removeAll()
+            if interruptedFlag.snapshot { board.stopping = true }
+            if board.stopping {
+                if board.running == 0 {
+                    for (i, by) in queue.removeAll() {
+                        settle(i, by.map(notCompleted) ?? .skipped(reason: interruptedFlag.snapshot ? "interrupted" : "an earlier stage failed"))
                     }
-                    index += 1
-                    continue
                 }
-                let ready = ups.allSatisfy { board.outcomes[$0] != nil }
+            } else {
                 // Locally, `-j` is a budget of cores and a stage takes its `resources.cpus` of it (a
                 // stage wanting more than the budget runs alone); a cluster executor counts jobs.
-                let cost = executor.sharesLocalCores ? pipeline.stages[i].resources.cores(budget: jobs) : 1
-                if ready && (board.running == 0 || board.coresInUse + cost <= jobs) {
-                    pending.remove(at: index)
+                while let i = queue.peekReady() {
+                    let cost = executor.sharesLocalCores ? pipeline.stages[i].resources.cores(budget: jobs) : 1
+                    guard board.running == 0 || board.coresInUse + cost <= jobs else { break }
+                    _ = queue.nextReady()
                     board.running += 1
                     board.coresInUse += cost
-                    launched = true
                     let parallel = jobs > 1
                     let thread = Thread { [self] in
                         let outcome = self.process(i, options: options, executor: executor, observer: observer, parallel: parallel)
                         condition.lock()
                         board.outcomes[i] = outcome
+                        board.arrived.append((i, outcome))
                         board.running -= 1
                         board.coresInUse -= cost
                         if case .failed = outcome, !options.keepGoing { board.stopping = true }
@@ -245,12 +243,21 @@ public final class Reproducer: @unchecked Sendable {
                     }
                     thread.stackSize = 1 << 20
                     thread.start()
+                }
+            }
+            if queue.isEmpty && board.running == 0 && board.arrived.isEmpty { break }
+            // Wait for a stage to finish, or until lock records held back are due to be written.
+            if let due = lockWriter.secondsUntilDue {
+                if due <= 0 {
+                    condition.unlock()
+                    lockWriter.flushIfDue()
+                    condition.lock()
                     continue
                 }
-                index += 1
+                if board.arrived.isEmpty { condition.wait(until: Date(timeIntervalSinceNow: due)) }
+            } else if board.arrived.isEmpty {
+                condition.wait()
             }
-            if pending.isEmpty && board.running == 0 { break }
-            if !launched { condition.wait() }
         }
         condition.unlock()
 
@@ -260,7 +267,11 @@ public final class Reproducer: @unchecked Sendable {
         }
         report.reasons = reasonsSeen.snapshot
         report.interrupted = interruptedFlag.snapshot
+        // Whatever happened, what was recorded reaches the disk before crx reports it.
+        let flushed = Result { try lockWriter.flush() }
+        try? runLog.saveIndex()
         saveState()
+        try flushed.get()
         return report
     }
 
@@ -268,6 +279,8 @@ public final class Reproducer: @unchecked Sendable {
     final class Board: @unchecked Sendable {
         let condition = NSCondition()
         var outcomes: [Int: Outcome] = [:]
+        /// Outcomes not yet given to the `StageQueue`.
+        var arrived: [(Int, Outcome)] = []
         var running = 0
         /// Cores of the `-j` budget taken by running stages (see `StageResources.cores`).
         var coresInUse = 0
@@ -304,7 +317,7 @@ public final class Reproducer: @unchecked Sendable {
 
     private func processThrowing(_ stage: Stage, options: Options, executor: Executor, observer: ReproObserver) throws -> Outcome {
         if interruptedFlag.snapshot { return .skipped(reason: "interrupted") }
-        let record = lock.snapshot.stages[stage.name]
+        let record = lockWriter.recorded(stage.name)
         if stage.frozen {
             // Frozen stages never run; their recorded outputs are still restored when missing.
             if let record {
@@ -364,9 +377,10 @@ public final class Reproducer: @unchecked Sendable {
                 do {
                     try options.remote?.fetch(outs.filter { !checkout.isRestorable($0.hash) })
                     for e in outs { try checkout.restore(e) }
-                    let committed = try commit(stage, deps: snapshot.deps, params: paramsUsed, outs: outs)
-                    logRun(stage, record: committed, started: started, finished: Date(), exitCode: nil, producedBy: .runCache,
+                    let record = Lockfile.StageRecord(cmd: stage.cmd, deps: snapshot.deps, params: paramsUsed, outs: outs)
+                    logRun(stage, record: record, started: started, finished: Date(), exitCode: nil, producedBy: .runCache,
                            original: runLog.originalRun(fingerprint: fingerprint), fingerprint: nil)
+                    try commit(stage, record)
                     return .restored(fromRunCache: true)
                 } catch let error as StoreError {
                     // A damaged run-cache object: run the command instead of restoring from it.
@@ -425,10 +439,12 @@ public final class Reproducer: @unchecked Sendable {
                 }
                 outs.append(.init(path: out.path, hash: produced))
             }
-            let committed = try commit(stage, deps: snapshot.deps, params: paramsUsed, outs: outs)
-            if canUseRunCache { try? runCache.record(fingerprint, outs: outs) }
-            logRun(stage, record: committed, started: result.started, finished: result.finished, exitCode: result.exitCode,
+            let record = Lockfile.StageRecord(cmd: stage.cmd, deps: snapshot.deps, params: paramsUsed, outs: outs)
+            // The run's record first: the run log's index on disk then always covers the lock on disk.
+            logRun(stage, record: record, started: result.started, finished: result.finished, exitCode: result.exitCode,
                    producedBy: .ran, original: nil, fingerprint: canUseRunCache ? fingerprint : nil, job: result.batchJob)
+            try commit(stage, record)
+            if canUseRunCache { try? runCache.record(fingerprint, outs: outs) }
             return .ran
         }
     }
@@ -443,19 +459,10 @@ public final class Reproducer: @unchecked Sendable {
         observer.cacheObjectRejected(stage, message: "\(error.message)\(note) Rebuilding the stage instead of restoring it.")
     }
 
-    /// Records a stage's result in the lock and writes the lock atomically.
-    @discardableResult
-    func commit(_ stage: Stage, deps: [Lockfile.Entry], params: [String: [String: ParamValue]], outs: [Lockfile.Entry]) throws -> Lockfile.StageRecord {
-        let order = pipeline.stages.map(\.name)
-        let record = Lockfile.StageRecord(cmd: stage.cmd, deps: deps, params: params, outs: outs)
-        return try lock.withLock { lock in
-            lock.stages[stage.name] = record
-            // Stages no longer in the pipeline are dropped from the lock.
-            let names = Set(order)
-            lock.stages = lock.stages.filter { names.contains($0.key) }
-            try fs.writeAtomically(Array(lock.render(order: order).utf8), to: workspace.lockPath)
-            return record
-        }
+    /// Records a stage's result in the lock (written atomically, at once or with the next batch;
+    /// stages no longer in the pipeline are dropped from it).
+    func commit(_ stage: Stage, _ record: Lockfile.StageRecord) throws {
+        try lockWriter.record(stage.name, record)
     }
 
     /// Keeps the record of a run (for lineage); a failure to write it does not fail the build.
@@ -466,7 +473,7 @@ public final class Reproducer: @unchecked Sendable {
                                 started: started, finished: finished, exitCode: exitCode, producedBy: producedBy,
                                 originalRunID: original, lockEntry: entry, executor: job?.scheduler ?? "local")
         run.job = job
-        try? runLog.save(run, fingerprint: fingerprint)
+        try? runLog.save(run, fingerprint: fingerprint, writeIndex: false)
     }
 
     /// Identity of every file the stage's deps cover.

@@ -59,43 +59,50 @@ public struct Lockfile: Sendable, Equatable {
 
     // MARK: writing
 
+    /// The first lines of every lock, before the stage blocks.
+    public static let header = "schema: \(schema)\nstages:\n"
+
     /// The YAML text, stages in `order` (stages absent from it follow, sorted by name).
     public func render(order: [String]) -> String {
-        var out = "schema: \(Self.schema)\nstages:\n"
         if stages.isEmpty { return "schema: \(Self.schema)\nstages: {}\n" }
+        var out = Self.header
         let known = Set(order)
         let names = order.filter { stages[$0] != nil } + stages.keys.filter { !known.contains($0) }.sorted()
-        for name in names {
-            let r = stages[name]!
-            out += "  \(YAMLText.scalar(name)):\n"
-            if r.cmd.count == 1 {
-                out += "    cmd: \(YAMLText.scalar(r.cmd[0]))\n"
-            } else {
-                out += "    cmd:\n"
-                for c in r.cmd { out += "    - \(YAMLText.scalar(c))\n" }
-            }
-            func entries(_ title: String, _ list: [Entry]) {
-                guard !list.isEmpty else { return }
-                out += "    \(title):\n"
-                for e in list {
-                    out += "    - path: \(YAMLText.scalar(e.path))\n      hash: \(e.hash.digest)\n      size: \(e.hash.size)\n"
-                    if let n = e.hash.nfiles { out += "      nfiles: \(n)\n" }
-                }
-            }
-            entries("deps", r.deps)
-            if !r.params.isEmpty {
-                out += "    params:\n"
-                for file in r.params.keys.sorted() {
-                    out += "      \(YAMLText.scalar(file)):\n"
-                    let values = r.params[file]!
-                    if values.isEmpty { out.removeLast(); out += " {}\n" }
-                    for key in values.keys.sorted() {
-                        out += "        \(YAMLText.scalar(key)): \(values[key]!.canonical)\n"
-                    }
-                }
-            }
-            entries("outs", r.outs)
+        for name in names { out += Self.renderBlock(name, stages[name]!) }
+        return out
+    }
+
+    /// One stage's lines of the lock (its name, indented by two, and everything under it). The lock
+    /// is `header` followed by the blocks, so a block can be rendered once and reused.
+    public static func renderBlock(_ name: String, _ r: StageRecord) -> String {
+        var out = "  \(YAMLText.scalar(name)):\n"
+        if r.cmd.count == 1 {
+            out += "    cmd: \(YAMLText.scalar(r.cmd[0]))\n"
+        } else {
+            out += "    cmd:\n"
+            for c in r.cmd { out += "    - \(YAMLText.scalar(c))\n" }
         }
+        func entries(_ title: String, _ list: [Entry]) {
+            guard !list.isEmpty else { return }
+            out += "    \(title):\n"
+            for e in list {
+                out += "    - path: \(YAMLText.scalar(e.path))\n      hash: \(e.hash.digest)\n      size: \(e.hash.size)\n"
+                if let n = e.hash.nfiles { out += "      nfiles: \(n)\n" }
+            }
+        }
+        entries("deps", r.deps)
+        if !r.params.isEmpty {
+            out += "    params:\n"
+            for file in r.params.keys.sorted() {
+                out += "      \(YAMLText.scalar(file)):\n"
+                let values = r.params[file]!
+                if values.isEmpty { out.removeLast(); out += " {}\n" }
+                for key in values.keys.sorted() {
+                    out += "        \(YAMLText.scalar(key)): \(values[key]!.canonical)\n"
+                }
+            }
+        }
+        entries("outs", r.outs)
         return out
     }
 

@@ -1,0 +1,162 @@
+import Foundation
+
+/// `pipeline.lock` kept on disk in step with a build, at a cost per stage that does not grow with
+/// the lock.
+///
+/// Two things made recording a stage O(stages) (so a build O(stages²)): rendering the whole lock
+/// again, and rewriting the whole file. Here each stage's block of YAML is rendered once, when its
+/// record changes (the file is `Lockfile.header` followed by the blocks in pipeline order —
+/// byte-identical to `Lockfile.render(order:)`), and writes are coalesced:
+/// ```
+///   record(stage) ──▶ block re-rendered ──▶ last write older than `gap`? ──yes──▶ write now
+///                                                     │ no
+///                                                     ▼
+///                     pending: written by `flushIfDue()` once `gap` has passed (the scheduler
+///                     calls it when it waits), and by `flush()` at the end of the build
+/// ```
+/// `gap` is `minimumInterval`, or `costFactor` × what the last write took when that is longer, so
+/// writing the lock stays a bounded share of a build however big the lock is. Stages that finish
+/// further apart than `gap` are written one by one, as before.
+///
+/// Crash safety: every write is atomic (temp file, fsync, rename), of a whole render of records that
+/// were complete when added (a stage is recorded only after its outputs are in the cache). A kill
+/// loses at most the records still pending: those stages are stale on the next repro, which runs
+/// them again or restores them from the run-cache (recorded right after the lock record).
+///
+/// Concurrency: one mutex guards the records, the blocks, the timing and the writing of the file
+/// (two writers never race on the temp file/rename).
+public final class LockWriter: @unchecked Sendable {
+    public let path: String
+    /// Pipeline order: the stages the file lists. Records of other stages are dropped at the first
+    /// record (stages no longer in the pipeline leave the lock).
+    public let order: [String]
+    public let minimumInterval: Duration
+    public let costFactor: Int
+
+    private struct State {
+        var lock: Lockfile
+        var blocks: [String: String] = [:]
+        var pending = false
+        var pruned = false
+        var lastWrite: ContinuousClock.Instant?
+        var gap: Duration
+        var writes = 0
+    }
+
+    private let state: Protected<State>
+    private let fs = LocalFileSystem()
+    private let clock = ContinuousClock()
+
+    /// Called before each write of the file, with the mutex held: files that must be on disk whenever
+    /// the lock is (the run log's index) are written here.
+    private let beforeWrite: @Sendable () -> Void
+
+    public init(path: String, order: [String], lock: Lockfile,
+                minimumInterval: Duration = .milliseconds(20), costFactor: Int = 10,
+                beforeWrite: @escaping @Sendable () -> Void = {}) {
+        self.path = path
+        self.beforeWrite = beforeWrite
+        self.order = order
+        self.minimumInterval = minimumInterval
+        self.costFactor = costFactor
+        state = Protected(State(lock: lock, gap: minimumInterval))
+    }
+
+    /// The lock as recorded so far (written or pending).
+    public var lock: Lockfile { state.withLock { $0.lock } }
+
+    /// One stage's record (without copying the whole lock).
+    public func recorded(_ name: String) -> Lockfile.StageRecord? { state.withLock { $0.lock.stages[name] } }
+
+    /// How many times the file was written (for tests and measurements).
+    public var writes: Int { state.withLock { $0.writes } }
+
+    /// True when some records are not on disk yet.
+    public var hasPending: Bool { state.withLock { $0.pending } }
+
+    /// Adds or replaces a stage's record, and writes the file now unless the last write was less
+    /// than `gap` ago (then the record is pending). A failed write throws; the record stays pending.
+    public func record(_ name: String, _ record: Lockfile.StageRecord) throws {
+        try state.withLock { s in
+            if !s.pruned {
+                let names = Set(order)
+                s.lock.stages = s.lock.stages.filter { names.contains($0.key) }
+                s.pruned = true
+            }
+            s.lock.stages[name] = record
+            s.blocks[name] = Lockfile.renderBlock(name, record)
+            s.pending = true
+            if isDue(s) { try write(&s) }
+        }
+    }
+
+    /// Seconds until pending records are due to be written: nil when nothing is pending, ≤ 0 when due.
+    public var secondsUntilDue: Double? {
+        state.withLock { s in
+            guard s.pending else { return nil }
+            guard let last = s.lastWrite else { return 0 }
+            return Self.seconds(s.gap - (clock.now - last))
+        }
+    }
+
+    /// Writes pending records if `gap` has passed since the last write. A failed write keeps them
+    /// pending: they are tried again after `gap`, and `flush()` reports the error.
+    public func flushIfDue() {
+        state.withLock { s in
+            guard s.pending, isDue(s) else { return }
+            do { try write(&s) } catch {
+                // Tried again after `gap`, and by `flush()`.
+                s.lastWrite = clock.now
+            }
+        }
+    }
+
+    /// Writes pending records now (at the end of a build, whatever its outcome).
+    public func flush() throws {
+        try state.withLock { s in
+            if s.pending { try write(&s) }
+        }
+    }
+
+    /// The text the file gets: `Lockfile.header` and the blocks in pipeline order.
+    public func render() -> String { state.withLock { render(&$0) } }
+
+    // MARK: private (callers hold the mutex)
+
+    private func isDue(_ s: State) -> Bool {
+        guard let last = s.lastWrite else { return true }
+        return clock.now - last >= s.gap
+    }
+
+    private func render(_ s: inout State) -> String {
+        let names = s.pruned ? order.filter { s.lock.stages[$0] != nil } : nil
+        guard let names, !names.isEmpty else { return s.lock.render(order: order) }
+        var text = Lockfile.header
+        for name in names {
+            if let block = s.blocks[name] {
+                text += block
+            } else {
+                let block = Lockfile.renderBlock(name, s.lock.stages[name]!)
+                s.blocks[name] = block
+                text += block
+            }
+        }
+        return text
+    }
+
+    private func write(_ s: inout State) throws {
+        let started = clock.now
+        beforeWrite()
+        let text = render(&s)
+        try fs.writeAtomically(Array(text.utf8), to: path)
+        let now = clock.now
+        s.pending = false
+        s.lastWrite = now
+        s.writes += 1
+        s.gap = max(minimumInterval, (now - started) * costFactor)
+    }
+
+    private static func seconds(_ d: Duration) -> Double {
+        Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+    }
+}

@@ -1,0 +1,90 @@
+import Foundation
+import Testing
+@testable import CRXCore
+
+@Suite struct LockWriterTests {
+    static func record(_ n: Int, params: Bool = true) -> Lockfile.StageRecord {
+        let d = XXH3Hasher.digest("content \(n)")
+        return .init(cmd: n % 3 == 0 ? ["echo \(n)", "cat x: y"] : ["python run.py --n \(n)"],
+                     deps: (0 ..< n % 4).map { .init(path: "in/f\($0) \(n).txt", hash: PathDigest(digest: d, size: Int64($0))) },
+                     params: params ? ["params.yaml": ["s\(n).seed": .int(n), "s\(n).name": .string("yes")], "other.yaml": [:]] : [:],
+                     outs: [.init(path: "out/\(n)", hash: PathDigest(digest: d, size: 7, nfiles: n % 2 == 0 ? 2 : nil))])
+    }
+
+    /// Whatever was recorded, in whatever order, the file is byte-identical to a full render.
+    @Test func fileIsByteIdenticalToAFullRender() throws {
+        let dir = TempDir()
+        let path = dir.path + "/pipeline.lock"
+        let order = (0 ..< 40).map { "s\($0)" } + ["@odd name", "y"]
+        // An existing lock with a stage no longer in the pipeline and one in it.
+        let initial = Lockfile(stages: ["gone": Self.record(1), "s5": Self.record(5), "y": Self.record(99, params: false)])
+        let writer = LockWriter(path: path, order: order, lock: initial, minimumInterval: .zero, costFactor: 0)
+        var expected = initial
+        expected.stages["gone"] = nil
+        var rng = SystemRandomNumberGenerator()
+        for step in 0 ..< 60 {
+            let name = order.randomElement(using: &rng)!
+            let record = Self.record(step)
+            try writer.record(name, record)
+            expected.stages[name] = record
+            let text = try String(contentsOfFile: path, encoding: .utf8)
+            #expect(text == expected.render(order: order), "step \(step)")
+            #expect(writer.render() == text)
+            #expect(try Lockfile.parse(Data(text.utf8), file: "pipeline.lock") == expected)
+        }
+        #expect(writer.lock == expected)
+        #expect(writer.writes == 60)
+    }
+
+    /// Records closer together than the interval are pending until due, then written together.
+    @Test func writesAreCoalescedAndFlushed() throws {
+        let dir = TempDir()
+        let path = dir.path + "/pipeline.lock"
+        let order = ["a", "b", "c"]
+        let writer = LockWriter(path: path, order: order, lock: Lockfile(), minimumInterval: .seconds(3600), costFactor: 1)
+        #expect(writer.secondsUntilDue == nil)
+        try writer.record("a", Self.record(1))            // the first record is written at once
+        #expect(writer.writes == 1 && !writer.hasPending)
+        try writer.record("b", Self.record(2))            // within the interval: pending
+        try writer.record("c", Self.record(3))
+        #expect(writer.writes == 1 && writer.hasPending)
+        #expect(try Lockfile.parse(Data(contentsOf: URL(fileURLWithPath: path)), file: "l").stages.keys.sorted() == ["a"])
+        let due = try #require(writer.secondsUntilDue)
+        #expect(due > 3000)
+        writer.flushIfDue()                               // not due yet
+        #expect(writer.writes == 1)
+        try writer.flush()                                // the end of the build
+        #expect(writer.writes == 2 && !writer.hasPending && writer.secondsUntilDue == nil)
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        #expect(text == writer.lock.render(order: order))
+        try writer.flush()                                // nothing pending: no write
+        #expect(writer.writes == 2)
+    }
+
+    @Test func pendingRecordsAreWrittenOnceDue() throws {
+        let dir = TempDir()
+        let path = dir.path + "/pipeline.lock"
+        let writer = LockWriter(path: path, order: ["a", "b"], lock: Lockfile(), minimumInterval: .milliseconds(30), costFactor: 1)
+        try writer.record("a", Self.record(1))
+        try writer.record("b", Self.record(2))
+        #expect(writer.hasPending)
+        usleep(60_000)
+        #expect((writer.secondsUntilDue ?? 1) <= 0)
+        writer.flushIfDue()
+        #expect(!writer.hasPending && writer.writes == 2)
+        #expect(try String(contentsOfFile: path, encoding: .utf8) == writer.lock.render(order: ["a", "b"]))
+    }
+
+    /// A write that fails keeps the records pending; `flush` reports the error.
+    @Test func failedWriteKeepsRecordsPending() throws {
+        let dir = TempDir()
+        let blocker = dir.write("file", "not a directory")
+        let writer = LockWriter(path: blocker + "/pipeline.lock", order: ["a"], lock: Lockfile(), minimumInterval: .zero, costFactor: 0)
+        #expect(throws: (any Error).self) { try writer.record("a", Self.record(1)) }
+        #expect(writer.hasPending)
+        writer.flushIfDue()
+        #expect(writer.hasPending)
+        #expect(throws: (any Error).self) { try writer.flush() }
+        #expect(writer.lock.stages["a"] == Self.record(1))
+    }
+}
