@@ -142,6 +142,69 @@ enum Content {
         }
     }
 
+    /// The pieces `encodeParts` hands to `writev` are, end to end, the frame `encode` builds — raw
+    /// (headers between slices of the input, which is not copied) or compressed.
+    @Test func encodePartsConcatenateToTheEncodedFrame() throws {
+        let encoder = ZstdFrameEncoder(level: 1, maxInput: frame)
+        let block = ZstdFrameEncoder.maxBlockSize
+        for (bytes, raw) in [(Content.random(frame), true), (Content.random(frame - 1, seed: 3), true),
+                             (Content.random(3 * block, seed: 4), true), (Content.random(5 * block + 17, seed: 5), true),
+                             (Content.text(frame), false), (Content.random(1000), false), ([], false)] {
+            try bytes.withUnsafeBytes { input in
+                let whole = Array(try encoder.encode(input))
+                let parts = try encoder.encodeParts(input)
+                #expect(encoder.lastWasRaw == raw, "\(bytes.count) bytes")
+                #expect(parts.flatMap { Array($0) } == whole, "\(bytes.count) bytes")
+                if raw {
+                    let start = input.baseAddress!, end = input.baseAddress! + input.count
+                    let slices = parts.filter { $0.baseAddress! >= start && $0.baseAddress! < end }
+                    #expect(slices.allSatisfy { $0.baseAddress! + $0.count <= end })
+                    #expect(slices.reduce(0) { $0 + $1.count } == bytes.count, "raw payloads are the input, not copies")
+                }
+            }
+        }
+    }
+
+    /// `writeAll` writes every part in order, across more vectors than one `writev` takes.
+    @Test func gatheredWriteKeepsOrderAcrossCalls() throws {
+        let dir = TempDir()
+        let bytes = Content.random(3000 * 7 + 5, seed: 11)
+        let path = dir.path + "/gathered"
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        try #require(fd >= 0)
+        let n = try bytes.withUnsafeBytes { all in
+            var parts: [UnsafeRawBufferPointer] = []
+            var offset = 0
+            while offset < all.count {  // 3000+ parts of 7 bytes, with empty ones between
+                parts.append(UnsafeRawBufferPointer(rebasing: all[offset ..< min(all.count, offset + 7)]))
+                parts.append(UnsafeRawBufferPointer(rebasing: all[offset ..< offset]))
+                offset += 7
+            }
+            return try FramedObject.writeAll(fd, parts, path: path)
+        }
+        close(fd)
+        #expect(n == bytes.count)
+        #expect(try LocalFileSystem().readFile(path) == bytes)
+    }
+
+    /// Reading a chunk in pieces hands every byte to the hash once, in order.
+    @Test func piecewiseReadHashesEveryByteInOrder() throws {
+        let dir = TempDir()
+        let bytes = Content.random(FramedObject.piece * 3 + 99, seed: 12)
+        let path = try write(dir, "pieces", bytes)
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        defer { close(fd) }
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: FramedObject.piece * 2 + 1, alignment: 64)
+        defer { buffer.deallocate() }
+        var seen: [UInt8] = [], pieces = 0
+        for _ in 0 ..< 3 {
+            let n = try FramedObject.readFull(fd, buffer, path: path, piece: FramedObject.piece) { seen += $0; pieces += 1 }
+            #expect(Array(UnsafeRawBufferPointer(rebasing: buffer[0 ..< n])) == Array(seen.suffix(n)))
+        }
+        #expect(seen == bytes)
+        #expect(pieces == 5, "piece, piece, 1 byte; then piece, 98 bytes")
+    }
+
     /// An object written by crx fbee42a (`yes crx-old | head -c 5242880`, stored by that binary): one
     /// streamed zstd frame without a content size, holding more than one frame of the new format.
     static let legacyObject = "KLUv/QBIhAAAQGNyeC1vbGQKAQD1/8sLF0wAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAgEAAA=="
