@@ -205,6 +205,42 @@ enum Content {
         #expect(pieces == 5, "piece, piece, 1 byte; then piece, 98 bytes")
     }
 
+    /// Checkout takes a raw frame's content straight from its blocks — only when the frame is exactly
+    /// what the encoder writes; anything else is left to zstd (which names the damage).
+    @Test func rawPayloadsAreTheContentOfCleanRawFramesOnly() throws {
+        let block = ZstdFrameEncoder.maxBlockSize
+        for count in [0, 1, 255, 256, 65_792, block, block + 1, 3 * block + 5, frame] {
+            let bytes = Content.random(count, seed: UInt64(count) + 100)
+            var raw = [UInt8](repeating: 0, count: ZstdFrameEncoder.rawFrameSize(count))
+            let n = raw.withUnsafeMutableBytes { out in bytes.withUnsafeBytes { ZstdFrameEncoder.writeRawFrame($0, into: out) } }
+            raw.removeSubrange(n...)
+            raw.withUnsafeBytes { f in
+                #expect(ZstdFrameDecoder.rawPayloads(of: f, contentSize: count)?.flatMap { Array($0) } == bytes, "\(count) bytes")
+                #expect(ZstdFrameDecoder.rawPayloads(of: f, contentSize: count + 1) == nil, "size other than recorded")
+                #expect(ZstdFrameDecoder.rawPayloads(of: UnsafeRawBufferPointer(rebasing: f.dropLast()), contentSize: count) == nil,
+                        "cut short (\(count))")
+            }
+            guard count > block else { continue }
+            let header = 5 + (count < 256 ? 1 : count < 65_792 ? 2 : 4)
+            for (at, flip) in [(4, UInt8(0x04)),                            // checksum flag
+                               (header, 0x02),                              // first block compressed
+                               (header, 0x08),                              // first block one byte longer
+                               (header + 3 + block + 2, 0x10)] {            // second block's size changed
+                var damaged = raw
+                damaged[at] ^= flip
+                damaged.withUnsafeBytes { f in
+                    #expect(ZstdFrameDecoder.rawPayloads(of: f, contentSize: count) == nil, "byte \(at) ^ \(flip) of \(count)")
+                }
+            }
+        }
+        let text = Content.text(frame)
+        let encoder = ZstdFrameEncoder(level: 1, maxInput: frame)
+        try text.withUnsafeBytes { t in
+            let compressed = try encoder.encode(t)
+            #expect(ZstdFrameDecoder.rawPayloads(of: compressed, contentSize: frame) == nil, "compressed frame")
+        }
+    }
+
     /// An object written by crx fbee42a (`yes crx-old | head -c 5242880`, stored by that binary): one
     /// streamed zstd frame without a content size, holding more than one frame of the new format.
     static let legacyObject = "KLUv/QBIhAAAQGNyeC1vbGQKAQD1/8sLF0wAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAgEAAA=="
@@ -229,7 +265,7 @@ enum Content {
         #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == legacy)
     }
 
-    @Test(arguments: ["payload", "header", "truncateFrame", "swapFrames"])
+    @Test(arguments: ["payload", "header", "truncateFrame", "swapFrames", "rawPayload", "rawBlockHeader"])
     func corruptFrameInMultiFrameObjectIsDetected(kind: String) throws {
         let dir = TempDir()
         let bytes = Content.text(2 * frame) + Content.random(frame + 999)  // 2 compressed frames, 1 raw, 1 small
@@ -243,6 +279,8 @@ enum Content {
         case "payload": raw[table[1].offset + table[1].length / 2] ^= 0x20  // inside frame 1's compressed data
         case "header": raw[table[2].offset + 4] ^= 0x40                     // frame 2's header descriptor
         case "truncateFrame": raw.removeSubrange(table[1].offset + 10 ..< table[1].offset + 20)
+        case "rawPayload": raw[table[2].offset + table[2].length / 2] ^= 0x20         // inside frame 2's raw blocks
+        case "rawBlockHeader": raw[table[2].offset + 9 + 3 + (128 << 10) + 2] ^= 0x10  // frame 2's second block size
         default:  // frames 0 and 2 swapped: each frame is valid alone, the content is not
             let f0 = Array(raw[table[0].offset ..< table[0].offset + table[0].length])
             let f1 = Array(raw[table[1].offset ..< table[1].offset + table[1].length])

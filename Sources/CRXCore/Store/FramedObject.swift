@@ -25,7 +25,8 @@ import Foundation
 /// frame goes out as its headers interleaved with slices of the chunk buffer: no copy) (handing every 32 MiB written to disk writeback at once, so the final
 /// fsync is short). Reading (`decode`): workers take the next frame in turn, found by walking the
 /// frame and block headers (no index is stored: `ZstdFrameDecoder.frame(at:…)`), read and
-/// decompress it in parallel, `pwrite` its content at its offset (the sum of the earlier frames'
+/// decompress it in parallel (a frame of raw blocks is not decompressed: its blocks are written
+/// and hashed from the read buffer), `pwritev` its content at its offset (the sum of the earlier frames'
 /// content sizes), and feed XXH3 in frame order — the caller checks the digest before it publishes
 /// anything.
 ///
@@ -193,6 +194,7 @@ enum FramedObject {
             let decoder = ZstdFrameDecoder()
             while true {
                 var frame: ZstdFrameDecoder.Frame
+                var content: [UnsafeRawBufferPointer] = []  // the frame's plain bytes, in order
                 var index = 0, at: Int64 = 0
                 shared.readLock.lock()
                 do {
@@ -230,18 +232,22 @@ enum FramedObject {
                     guard preadFull(fd, source, at: frame.offset) == frame.length else {
                         throw ZstdError(message: "frame at byte \(frame.offset) is cut short")
                     }
-                    let n = try decoder.decode(UnsafeRawBufferPointer(source),
-                                               into: UnsafeMutableRawBufferPointer(rebasing: plain[0 ..< frame.contentSize]))
-                    guard n == frame.contentSize else {
-                        throw ZstdError(message: "frame \(index) holds \(n) bytes, its header says \(frame.contentSize)")
+                    if let raw = ZstdFrameDecoder.rawPayloads(of: UnsafeRawBufferPointer(source), contentSize: frame.contentSize) {
+                        content = raw  // a raw frame's content is its blocks as they are: nothing to decompress
+                    } else {
+                        let n = try decoder.decode(UnsafeRawBufferPointer(source),
+                                                   into: UnsafeMutableRawBufferPointer(rebasing: plain[0 ..< frame.contentSize]))
+                        guard n == frame.contentSize else {
+                            throw ZstdError(message: "frame \(index) holds \(n) bytes, its header says \(frame.contentSize)")
+                        }
+                        content = [UnsafeRawBufferPointer(rebasing: plain[0 ..< n])]
                     }
-                    if let output { try pwriteAll(output, UnsafeRawBufferPointer(rebasing: plain[0 ..< n]), at: at, path: outputPath) }
+                    if let output { try writeAll(output, content, at: at, path: outputPath) }
                 } catch {
                     shared.fail(error)
                     return
                 }
-                let content = UnsafeRawBufferPointer(rebasing: plain[0 ..< frame.contentSize])
-                guard shared.inOrder(hashStep, index, { hash(content) }) else { return }
+                guard shared.inOrder(hashStep, index, { content.forEach(hash) }) else { return }
             }
         }
         if let error = shared.error { throw error }
@@ -279,15 +285,18 @@ enum FramedObject {
         return filled
     }
 
-    /// Writes `parts` in order with `writev(2)` (the kernel copies each from where it is; no
-    /// gathering copy), resuming after short writes. Returns the byte count.
+    /// Writes `parts` in order with `writev(2)` — or `pwritev(2)` at `offset` when given — (the
+    /// kernel copies each from where it is; no gathering copy), resuming after short writes.
+    /// Returns the byte count.
     @discardableResult
-    static func writeAll(_ fd: Int32, _ parts: [UnsafeRawBufferPointer], path: String) throws -> Int {
+    static func writeAll(_ fd: Int32, _ parts: [UnsafeRawBufferPointer], at offset: Int64? = nil, path: String) throws -> Int {
         var vectors = parts.filter { $0.count > 0 }.map { iovec(iov_base: UnsafeMutableRawPointer(mutating: $0.baseAddress), iov_len: $0.count) }
         var first = 0, total = 0
         while first < vectors.count {
             let n = vectors.withUnsafeBufferPointer { v in
-                writev(fd, v.baseAddress! + first, Int32(min(v.count - first, 1024)))  // IOV_MAX on Linux
+                let count = Int32(min(v.count - first, 1024))  // IOV_MAX on Linux
+                guard let offset else { return writev(fd, v.baseAddress! + first, count) }
+                return pwritev(fd, v.baseAddress! + first, count, off_t(offset) + off_t(total))
             }
             if n < 0 {
                 if errno == EINTR { continue }

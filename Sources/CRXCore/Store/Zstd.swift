@@ -56,7 +56,9 @@ public final class ZstdDecompressor {
 /// Each frame records its content size in its header (so a reader knows where each frame's bytes
 /// go before decompressing it). A chunk whose samples do not compress (ratio above
 /// `incompressibleRatio`) is written without compression effort as a frame of *raw blocks*: still
-/// a standard zstd frame (`zstd -d` reads it), produced at memcpy speed.
+/// a standard zstd frame (`zstd -d` reads it). `encodeParts` gives such a frame as its headers
+/// interleaved with slices of the input, so the writer hands the chunk buffer itself to `writev`
+/// (no copy in user space); `encode` builds it contiguously (small objects, tests).
 final class ZstdFrameEncoder {
     /// Compressed/plain size of the samples above which a chunk is stored as raw blocks.
     static let incompressibleRatio = 0.95
@@ -259,6 +261,36 @@ final class ZstdFrameDecoder {
             guard p <= size else { return nil }
             return Frame(offset: offset, length: p - offset, contentSize: Int(content))
         }
+    }
+
+    /// The content of `frame` (one whole frame, `contentSize` plain bytes) as slices of it, when it
+    /// is a frame of raw blocks only (as `ZstdFrameEncoder` writes for incompressible chunks): a
+    /// single segment with its content size, no dictionary, no checksum, every block raw and at most
+    /// 128 KiB, the last block ending the
+    /// frame, the sizes adding up to `contentSize`. Nil otherwise (compressed or RLE blocks, or
+    /// anything damaged): decompress it, which names what is wrong.
+    static func rawPayloads(of frame: UnsafeRawBufferPointer, contentSize: Int) -> [UnsafeRawBufferPointer]? {
+        guard frame.count >= 6, frame.loadUnaligned(as: UInt32.self) == UInt32(0xFD2F_B528).littleEndian else { return nil }
+        // Single_Segment (the window is the content: any raw block fits it), no checksum, no
+        // dictionary, the reserved bit clear; the recorded size is the one expected.
+        let descriptor = frame[4]
+        guard descriptor & 0x2F == 0x20, ZSTD_getFrameContentSize(frame.baseAddress, frame.count) == UInt64(contentSize) else { return nil }
+        var p = 5 + [1, 2, 4, 8][Int(descriptor >> 6)]
+        var payloads: [UnsafeRawBufferPointer] = []
+        payloads.reserveCapacity(contentSize / ZstdFrameEncoder.maxBlockSize + 1)
+        var total = 0
+        while true {
+            guard p + 3 <= frame.count else { return nil }
+            let word = Int(frame[p]) | Int(frame[p + 1]) << 8 | Int(frame[p + 2]) << 16
+            let size = word >> 3
+            guard (word >> 1) & 3 == 0, size <= ZstdFrameEncoder.maxBlockSize, p + 3 + size <= frame.count else { return nil }
+            if size > 0 { payloads.append(UnsafeRawBufferPointer(rebasing: frame[p + 3 ..< p + 3 + size])) }
+            p += 3 + size
+            total += size
+            if word & 1 == 1 { break }
+        }
+        guard p == frame.count, total == contentSize else { return nil }
+        return payloads
     }
 
     /// Every frame of an object held in memory (see `frame(at:size:maxContentSize:read:)`); nil
