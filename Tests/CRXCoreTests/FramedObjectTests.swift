@@ -203,6 +203,9 @@ enum Content {
         }
         #expect(seen == bytes)
         #expect(pieces == 5, "piece, piece, 1 byte; then piece, 98 bytes")
+        lseek(fd, 0, SEEK_SET)  // without a piece size: whole-buffer reads
+        #expect(try FramedObject.readFull(fd, buffer, path: path) == buffer.count)
+        #expect(Array(UnsafeRawBufferPointer(rebasing: buffer[0 ..< 10])) == Array(bytes.prefix(10)))
     }
 
     /// Checkout takes a raw frame's content straight from its blocks — only when the frame is exactly

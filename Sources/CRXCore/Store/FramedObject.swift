@@ -21,14 +21,14 @@ import Foundation
 ///
 /// Writing (`encode`): `threads` workers each take the next chunk in turn (read in 128 KiB pieces,
 /// each hashed by XXH3 while still in L2, under the read lock; then SHA-256 in chunk order),
-/// compress their own chunk in parallel, and append their frame in chunk order with `writev` (a raw
-/// frame goes out as its headers interleaved with slices of the chunk buffer: no copy) (handing every 32 MiB written to disk writeback at once, so the final
-/// fsync is short). Reading (`decode`): workers take the next frame in turn, found by walking the
-/// frame and block headers (no index is stored: `ZstdFrameDecoder.frame(at:…)`), read and
-/// decompress it in parallel (a frame of raw blocks is not decompressed: its blocks are written
-/// and hashed from the read buffer), `pwritev` its content at its offset (the sum of the earlier frames'
-/// content sizes), and feed XXH3 in frame order — the caller checks the digest before it publishes
-/// anything.
+/// compress their own chunk in parallel, and append their frame in chunk order with `writev` — a
+/// raw frame goes out as its headers interleaved with slices of the chunk buffer, uncopied — handing
+/// every 32 MiB written to disk writeback at once, so the final fsync is short. Reading (`decode`):
+/// workers take the next frame in turn, found by walking the frame and block headers (no index is
+/// stored: `ZstdFrameDecoder.frame(at:…)`), read and decompress it in parallel (a frame of raw
+/// blocks is not decompressed: its blocks are written and hashed from the read buffer), `pwritev`
+/// its content at its offset (the sum of the earlier frames' content sizes), and feed XXH3 in frame
+/// order — the caller checks the digest before it publishes anything.
 ///
 /// Concurrency: the workers share one `Shared`: `readLock` guards the read position (which chunk or
 /// frame is next), an `NSCondition` the per-step counters that keep hashing and writing in order,
@@ -277,7 +277,8 @@ enum FramedObject {
                          _ hash: (UnsafeRawBufferPointer) -> Void = { _ in }) throws -> Int {
         var filled = 0
         while filled < buffer.count {
-            let n = try FileDescriptor.readSome(fd, UnsafeMutableRawBufferPointer(rebasing: buffer[filled ..< min(buffer.count, filled + piece)]), path: path)
+            let end = filled + min(buffer.count - filled, piece)
+            let n = try FileDescriptor.readSome(fd, UnsafeMutableRawBufferPointer(rebasing: buffer[filled ..< end]), path: path)
             if n == 0 { break }
             hash(UnsafeRawBufferPointer(rebasing: buffer[filled ..< filled + n]))
             filled += n

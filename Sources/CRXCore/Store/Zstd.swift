@@ -265,10 +265,9 @@ final class ZstdFrameDecoder {
 
     /// The content of `frame` (one whole frame, `contentSize` plain bytes) as slices of it, when it
     /// is a frame of raw blocks only (as `ZstdFrameEncoder` writes for incompressible chunks): a
-    /// single segment with its content size, no dictionary, no checksum, every block raw and at most
-    /// 128 KiB, the last block ending the
-    /// frame, the sizes adding up to `contentSize`. Nil otherwise (compressed or RLE blocks, or
-    /// anything damaged): decompress it, which names what is wrong.
+    /// single segment recording `contentSize`, no dictionary, no checksum, every block raw and at
+    /// most 128 KiB, the sizes adding up to `contentSize` and the last block ending the frame. Nil
+    /// otherwise (compressed or RLE blocks, anything damaged): decompress it, which names the fault.
     static func rawPayloads(of frame: UnsafeRawBufferPointer, contentSize: Int) -> [UnsafeRawBufferPointer]? {
         guard frame.count >= 6, frame.loadUnaligned(as: UInt32.self) == UInt32(0xFD2F_B528).littleEndian else { return nil }
         // Single_Segment (the window is the content: any raw block fits it), no checksum, no
