@@ -142,6 +142,108 @@ enum Content {
         }
     }
 
+    /// The pieces `encodeParts` hands to `writev` are, end to end, the frame `encode` builds — raw
+    /// (headers between slices of the input, which is not copied) or compressed.
+    @Test func encodePartsConcatenateToTheEncodedFrame() throws {
+        let encoder = ZstdFrameEncoder(level: 1, maxInput: frame)
+        let block = ZstdFrameEncoder.maxBlockSize
+        for (bytes, raw) in [(Content.random(frame), true), (Content.random(frame - 1, seed: 3), true),
+                             (Content.random(3 * block, seed: 4), true), (Content.random(5 * block + 17, seed: 5), true),
+                             (Content.text(frame), false), (Content.random(1000), false), ([], false)] {
+            try bytes.withUnsafeBytes { input in
+                let whole = Array(try encoder.encode(input))
+                let parts = try encoder.encodeParts(input)
+                #expect(encoder.lastWasRaw == raw, "\(bytes.count) bytes")
+                #expect(parts.flatMap { Array($0) } == whole, "\(bytes.count) bytes")
+                if raw {
+                    let start = input.baseAddress!, end = input.baseAddress! + input.count
+                    let slices = parts.filter { $0.baseAddress! >= start && $0.baseAddress! < end }
+                    #expect(slices.allSatisfy { $0.baseAddress! + $0.count <= end })
+                    #expect(slices.reduce(0) { $0 + $1.count } == bytes.count, "raw payloads are the input, not copies")
+                }
+            }
+        }
+    }
+
+    /// `writeAll` writes every part in order, across more vectors than one `writev` takes.
+    @Test func gatheredWriteKeepsOrderAcrossCalls() throws {
+        let dir = TempDir()
+        let bytes = Content.random(3000 * 7 + 5, seed: 11)
+        let path = dir.path + "/gathered"
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        try #require(fd >= 0)
+        let n = try bytes.withUnsafeBytes { all in
+            var parts: [UnsafeRawBufferPointer] = []
+            var offset = 0
+            while offset < all.count {  // 3000+ parts of 7 bytes, with empty ones between
+                parts.append(UnsafeRawBufferPointer(rebasing: all[offset ..< min(all.count, offset + 7)]))
+                parts.append(UnsafeRawBufferPointer(rebasing: all[offset ..< offset]))
+                offset += 7
+            }
+            return try FramedObject.writeAll(fd, parts, path: path)
+        }
+        close(fd)
+        #expect(n == bytes.count)
+        #expect(try LocalFileSystem().readFile(path) == bytes)
+    }
+
+    /// Reading a chunk in pieces hands every byte to the hash once, in order.
+    @Test func piecewiseReadHashesEveryByteInOrder() throws {
+        let dir = TempDir()
+        let bytes = Content.random(FramedObject.piece * 3 + 99, seed: 12)
+        let path = try write(dir, "pieces", bytes)
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        defer { close(fd) }
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: FramedObject.piece * 2 + 1, alignment: 64)
+        defer { buffer.deallocate() }
+        var seen: [UInt8] = [], pieces = 0
+        for _ in 0 ..< 3 {
+            let n = try FramedObject.readFull(fd, buffer, path: path, piece: FramedObject.piece) { seen += $0; pieces += 1 }
+            #expect(Array(UnsafeRawBufferPointer(rebasing: buffer[0 ..< n])) == Array(seen.suffix(n)))
+        }
+        #expect(seen == bytes)
+        #expect(pieces == 5, "piece, piece, 1 byte; then piece, 98 bytes")
+        lseek(fd, 0, SEEK_SET)  // without a piece size: whole-buffer reads
+        #expect(try FramedObject.readFull(fd, buffer, path: path) == buffer.count)
+        #expect(Array(UnsafeRawBufferPointer(rebasing: buffer[0 ..< 10])) == Array(bytes.prefix(10)))
+    }
+
+    /// Checkout takes a raw frame's content straight from its blocks — only when the frame is exactly
+    /// what the encoder writes; anything else is left to zstd (which names the damage).
+    @Test func rawPayloadsAreTheContentOfCleanRawFramesOnly() throws {
+        let block = ZstdFrameEncoder.maxBlockSize
+        for count in [0, 1, 255, 256, 65_792, block, block + 1, 3 * block + 5, frame] {
+            let bytes = Content.random(count, seed: UInt64(count) + 100)
+            var raw = [UInt8](repeating: 0, count: ZstdFrameEncoder.rawFrameSize(count))
+            let n = raw.withUnsafeMutableBytes { out in bytes.withUnsafeBytes { ZstdFrameEncoder.writeRawFrame($0, into: out) } }
+            raw.removeSubrange(n...)
+            raw.withUnsafeBytes { f in
+                #expect(ZstdFrameDecoder.rawPayloads(of: f, contentSize: count)?.flatMap { Array($0) } == bytes, "\(count) bytes")
+                #expect(ZstdFrameDecoder.rawPayloads(of: f, contentSize: count + 1) == nil, "size other than recorded")
+                #expect(ZstdFrameDecoder.rawPayloads(of: UnsafeRawBufferPointer(rebasing: f.dropLast()), contentSize: count) == nil,
+                        "cut short (\(count))")
+            }
+            guard count > block else { continue }
+            let header = 5 + (count < 256 ? 1 : count < 65_792 ? 2 : 4)
+            for (at, flip) in [(4, UInt8(0x04)),                            // checksum flag
+                               (header, 0x02),                              // first block compressed
+                               (header, 0x08),                              // first block one byte longer
+                               (header + 3 + block + 2, 0x10)] {            // second block's size changed
+                var damaged = raw
+                damaged[at] ^= flip
+                damaged.withUnsafeBytes { f in
+                    #expect(ZstdFrameDecoder.rawPayloads(of: f, contentSize: count) == nil, "byte \(at) ^ \(flip) of \(count)")
+                }
+            }
+        }
+        let text = Content.text(frame)
+        let encoder = ZstdFrameEncoder(level: 1, maxInput: frame)
+        try text.withUnsafeBytes { t in
+            let compressed = try encoder.encode(t)
+            #expect(ZstdFrameDecoder.rawPayloads(of: compressed, contentSize: frame) == nil, "compressed frame")
+        }
+    }
+
     /// An object written by crx fbee42a (`yes crx-old | head -c 5242880`, stored by that binary): one
     /// streamed zstd frame without a content size, holding more than one frame of the new format.
     static let legacyObject = "KLUv/QBIhAAAQGNyeC1vbGQKAQD1/8sLF0wAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAkwAAAhjAQD8/zkQAgEAAA=="
@@ -166,7 +268,7 @@ enum Content {
         #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == legacy)
     }
 
-    @Test(arguments: ["payload", "header", "truncateFrame", "swapFrames"])
+    @Test(arguments: ["payload", "header", "truncateFrame", "swapFrames", "rawPayload", "rawBlockHeader"])
     func corruptFrameInMultiFrameObjectIsDetected(kind: String) throws {
         let dir = TempDir()
         let bytes = Content.text(2 * frame) + Content.random(frame + 999)  // 2 compressed frames, 1 raw, 1 small
@@ -180,6 +282,8 @@ enum Content {
         case "payload": raw[table[1].offset + table[1].length / 2] ^= 0x20  // inside frame 1's compressed data
         case "header": raw[table[2].offset + 4] ^= 0x40                     // frame 2's header descriptor
         case "truncateFrame": raw.removeSubrange(table[1].offset + 10 ..< table[1].offset + 20)
+        case "rawPayload": raw[table[2].offset + table[2].length / 2] ^= 0x20         // inside frame 2's raw blocks
+        case "rawBlockHeader": raw[table[2].offset + 9 + 3 + (128 << 10) + 2] ^= 0x10  // frame 2's second block size
         default:  // frames 0 and 2 swapped: each frame is valid alone, the content is not
             let f0 = Array(raw[table[0].offset ..< table[0].offset + table[0].length])
             let f1 = Array(raw[table[1].offset ..< table[1].offset + table[1].length])

@@ -19,14 +19,16 @@ import Foundation
 /// - Objects written before this format (crx ≤ fbee42a) are one streamed frame, possibly without a
 ///   content size; they stay valid and are read by the sequential decoder.
 ///
-/// Writing (`encode`): `threads` workers each take the next chunk in turn (read + XXH3 under the
-/// read lock, then SHA-256 in chunk order), compress their own chunk in parallel, and append their
-/// frame in chunk order (handing every 32 MiB written to disk writeback at once, so the final
-/// fsync is short). Reading (`decode`): workers take the next frame in turn, found by walking the
-/// frame and block headers (no index is stored: `ZstdFrameDecoder.frame(at:…)`), read and
-/// decompress it in parallel, `pwrite` its content at its offset (the sum of the earlier frames'
-/// content sizes), and feed XXH3 in frame order — the caller checks the digest before it publishes
-/// anything.
+/// Writing (`encode`): `threads` workers each take the next chunk in turn (read in 128 KiB pieces,
+/// each hashed by XXH3 while still in L2, under the read lock; then SHA-256 in chunk order),
+/// compress their own chunk in parallel, and append their frame in chunk order with `writev` — a
+/// raw frame goes out as its headers interleaved with slices of the chunk buffer, uncopied — handing
+/// every 32 MiB written to disk writeback at once, so the final fsync is short. Reading (`decode`):
+/// workers take the next frame in turn, found by walking the frame and block headers (no index is
+/// stored: `ZstdFrameDecoder.frame(at:…)`), read and decompress it in parallel (a frame of raw
+/// blocks is not decompressed: its blocks are written and hashed from the read buffer), `pwritev`
+/// its content at its offset (the sum of the earlier frames' content sizes), and feed XXH3 in frame
+/// order — the caller checks the digest before it publishes anything.
 ///
 /// Concurrency: the workers share one `Shared`: `readLock` guards the read position (which chunk or
 /// frame is next), an `NSCondition` the per-step counters that keep hashing and writing in order,
@@ -141,11 +143,10 @@ enum FramedObject {
                 do {
                     if shared.finished || shared.error != nil { shared.readLock.unlock(); return }
                     index = shared.claimed
-                    count = try readFull(input, buffer, path: inputPath)
+                    // In L2-sized pieces, each hashed right after it is read (while still in cache).
+                    count = try readFull(input, buffer, path: inputPath, piece: piece, hash)
                     if count == 0 && index > 0 { shared.finished = true; shared.readLock.unlock(); return }
                     if count < frameSize { shared.finished = true }
-                    let chunk = UnsafeRawBufferPointer(rebasing: buffer[0 ..< count])
-                    hash(chunk)
                     shared.total += Int64(count)
                     shared.claimed += 1
                     shared.readLock.unlock()
@@ -156,17 +157,17 @@ enum FramedObject {
                 }
                 let chunk = UnsafeRawBufferPointer(rebasing: buffer[0 ..< count])
                 guard shared.inOrder(auditStep, index, { audit(chunk) }) else { return }
-                let frame: UnsafeRawBufferPointer
+                let frame: [UnsafeRawBufferPointer]
                 do {
                     if encoder == nil { encoder = ZstdFrameEncoder(level: level, maxInput: frameSize) }
-                    frame = try encoder!.encode(chunk)
+                    frame = try encoder!.encodeParts(chunk)
                 } catch {
                     shared.fail(error)
                     return
                 }
                 guard shared.inOrder(writeStep, index, {
-                    try FileDescriptor.writeAll(output, frame, path: outputPath)
-                    shared.startWriteback(output, added: frame.count)
+                    let written = try writeAll(output, frame, path: outputPath)
+                    shared.startWriteback(output, added: written)
                 }) else { return }
             }
         }
@@ -193,6 +194,7 @@ enum FramedObject {
             let decoder = ZstdFrameDecoder()
             while true {
                 var frame: ZstdFrameDecoder.Frame
+                var content: [UnsafeRawBufferPointer] = []  // the frame's plain bytes, in order
                 var index = 0, at: Int64 = 0
                 shared.readLock.lock()
                 do {
@@ -230,18 +232,22 @@ enum FramedObject {
                     guard preadFull(fd, source, at: frame.offset) == frame.length else {
                         throw ZstdError(message: "frame at byte \(frame.offset) is cut short")
                     }
-                    let n = try decoder.decode(UnsafeRawBufferPointer(source),
-                                               into: UnsafeMutableRawBufferPointer(rebasing: plain[0 ..< frame.contentSize]))
-                    guard n == frame.contentSize else {
-                        throw ZstdError(message: "frame \(index) holds \(n) bytes, its header says \(frame.contentSize)")
+                    if let raw = ZstdFrameDecoder.rawPayloads(of: UnsafeRawBufferPointer(source), contentSize: frame.contentSize) {
+                        content = raw  // a raw frame's content is its blocks as they are: nothing to decompress
+                    } else {
+                        let n = try decoder.decode(UnsafeRawBufferPointer(source),
+                                                   into: UnsafeMutableRawBufferPointer(rebasing: plain[0 ..< frame.contentSize]))
+                        guard n == frame.contentSize else {
+                            throw ZstdError(message: "frame \(index) holds \(n) bytes, its header says \(frame.contentSize)")
+                        }
+                        content = [UnsafeRawBufferPointer(rebasing: plain[0 ..< n])]
                     }
-                    if let output { try pwriteAll(output, UnsafeRawBufferPointer(rebasing: plain[0 ..< n]), at: at, path: outputPath) }
+                    if let output { try writeAll(output, content, at: at, path: outputPath) }
                 } catch {
                     shared.fail(error)
                     return
                 }
-                let content = UnsafeRawBufferPointer(rebasing: plain[0 ..< frame.contentSize])
-                guard shared.inOrder(hashStep, index, { hash(content) }) else { return }
+                guard shared.inOrder(hashStep, index, { content.forEach(hash) }) else { return }
             }
         }
         if let error = shared.error { throw error }
@@ -261,14 +267,51 @@ enum FramedObject {
         return done
     }
 
-    static func readFull(_ fd: Int32, _ buffer: UnsafeMutableRawBufferPointer, path: String) throws -> Int {
+    /// Bytes read per `read(2)` while filling a chunk: the size of a raw block, small enough that
+    /// the piece just read is still in the core's L2 cache when it is hashed.
+    static let piece = 128 << 10
+
+    /// Fills `buffer` from `fd` (short only at end of file) in reads of at most `piece` bytes,
+    /// handing each piece read to `hash` in order. Returns the byte count.
+    static func readFull(_ fd: Int32, _ buffer: UnsafeMutableRawBufferPointer, path: String, piece: Int = Int.max,
+                         _ hash: (UnsafeRawBufferPointer) -> Void = { _ in }) throws -> Int {
         var filled = 0
         while filled < buffer.count {
-            let n = try FileDescriptor.readSome(fd, UnsafeMutableRawBufferPointer(rebasing: buffer[filled...]), path: path)
+            let end = filled + min(buffer.count - filled, piece)
+            let n = try FileDescriptor.readSome(fd, UnsafeMutableRawBufferPointer(rebasing: buffer[filled ..< end]), path: path)
             if n == 0 { break }
+            hash(UnsafeRawBufferPointer(rebasing: buffer[filled ..< filled + n]))
             filled += n
         }
         return filled
+    }
+
+    /// Writes `parts` in order with `writev(2)` — or `pwritev(2)` at `offset` when given — (the
+    /// kernel copies each from where it is; no gathering copy), resuming after short writes.
+    /// Returns the byte count.
+    @discardableResult
+    static func writeAll(_ fd: Int32, _ parts: [UnsafeRawBufferPointer], at offset: Int64? = nil, path: String) throws -> Int {
+        var vectors = parts.filter { $0.count > 0 }.map { iovec(iov_base: UnsafeMutableRawPointer(mutating: $0.baseAddress), iov_len: $0.count) }
+        var first = 0, total = 0
+        while first < vectors.count {
+            let n = vectors.withUnsafeBufferPointer { v in
+                let count = Int32(min(v.count - first, 1024))  // IOV_MAX on Linux
+                guard let offset else { return writev(fd, v.baseAddress! + first, count) }
+                return pwritev(fd, v.baseAddress! + first, count, off_t(offset) + off_t(total))
+            }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw IOError("write", path: path, errno: errno)
+            }
+            total += n
+            var left = n  // skip what was written: whole vectors, then part of one
+            while left > 0 && left >= vectors[first].iov_len { left -= vectors[first].iov_len; first += 1 }
+            if left > 0 {
+                vectors[first].iov_base += left
+                vectors[first].iov_len -= left
+            }
+        }
+        return total
     }
 
     static func pwriteAll(_ fd: Int32, _ buffer: UnsafeRawBufferPointer, at offset: Int64, path: String) throws {

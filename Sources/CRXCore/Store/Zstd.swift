@@ -56,7 +56,9 @@ public final class ZstdDecompressor {
 /// Each frame records its content size in its header (so a reader knows where each frame's bytes
 /// go before decompressing it). A chunk whose samples do not compress (ratio above
 /// `incompressibleRatio`) is written without compression effort as a frame of *raw blocks*: still
-/// a standard zstd frame (`zstd -d` reads it), produced at memcpy speed.
+/// a standard zstd frame (`zstd -d` reads it). `encodeParts` gives such a frame as its headers
+/// interleaved with slices of the input, so the writer hands the chunk buffer itself to `writev`
+/// (no copy in user space); `encode` builds it contiguously (small objects, tests).
 final class ZstdFrameEncoder {
     /// Compressed/plain size of the samples above which a chunk is stored as raw blocks.
     static let incompressibleRatio = 0.95
@@ -79,12 +81,17 @@ final class ZstdFrameEncoder {
         ZSTD_CCtx_setParameter(ctx, ZSTD_c_contentSizeFlag, 1)
         capacity = max(ZSTD_compressBound(maxInput), Self.rawFrameSize(maxInput))
         output = .allocate(byteCount: capacity, alignment: 64)
+        headers = .allocate(byteCount: Self.rawFrameSize(maxInput) - maxInput, alignment: 8)
     }
 
     deinit {
         ZSTD_freeCCtx(ctx)
         output.deallocate()
+        headers.deallocate()
     }
+
+    /// A raw frame's frame header and block headers, back to back (`encodeParts`' scratch).
+    private let headers: UnsafeMutableRawBufferPointer
 
     /// Encodes `input` (at most `maxInput` bytes) as one complete frame; the result is valid until
     /// the next call.
@@ -96,6 +103,38 @@ final class ZstdFrameEncoder {
         let n = ZSTD_compress2(ctx, output.baseAddress, output.count, input.baseAddress, input.count)
         if ZSTD_isError(n) != 0 { throw ZstdError("compression", code: n) }
         return UnsafeRawBufferPointer(rebasing: output[0 ..< n])
+    }
+
+    /// Encodes `input` (at most `maxInput` bytes) as one complete frame given as the pieces to write
+    /// in order (valid until the next call, and while `input` is): the compressed frame, or — for a
+    /// raw frame — its frame header and block headers interleaved with slices of `input` itself, so
+    /// that incompressible bytes go from the caller's buffer to the file without a copy (`writev`).
+    /// The pieces concatenated are exactly the bytes `encode` returns.
+    func encodeParts(_ input: UnsafeRawBufferPointer) throws -> [UnsafeRawBufferPointer] {
+        lastWasRaw = try looksIncompressible(input)
+        guard lastWasRaw else {
+            let n = ZSTD_compress2(ctx, output.baseAddress, output.count, input.baseAddress, input.count)
+            if ZSTD_isError(n) != 0 { throw ZstdError("compression", code: n) }
+            return [UnsafeRawBufferPointer(rebasing: output[0 ..< n])]
+        }
+        precondition(headers.count >= Self.rawFrameSize(input.count) - input.count)
+        var parts: [UnsafeRawBufferPointer] = []
+        parts.reserveCapacity(2 * (input.count / Self.maxBlockSize + 1))
+        var start = 0  // of the headers not yet handed out
+        var p = Self.putRawFrameHeader(contentSize: input.count, into: headers)
+        var offset = 0
+        repeat {
+            let n = min(Self.maxBlockSize, input.count - offset)
+            p = Self.putRawBlockHeader(size: n, last: offset + n == input.count, into: headers, at: p)
+            if n > 0 {
+                parts.append(UnsafeRawBufferPointer(rebasing: headers[start ..< p]))
+                parts.append(UnsafeRawBufferPointer(rebasing: input[offset ..< offset + n]))
+                start = p
+            }
+            offset += n
+        } while offset < input.count
+        if start < p { parts.append(UnsafeRawBufferPointer(rebasing: headers[start ..< p])) }
+        return parts
     }
 
     /// Compresses three samples (into the output buffer, as scratch); small inputs are never judged
@@ -124,29 +163,41 @@ final class ZstdFrameEncoder {
     /// are. Returns the frame's length.
     static func writeRawFrame(_ input: UnsafeRawBufferPointer, into out: UnsafeMutableRawBufferPointer) -> Int {
         precondition(out.count >= rawFrameSize(input.count))
-        var p = 0
-        func put(_ value: UInt64, bytes: Int) {
-            for i in 0 ..< bytes { out[p + i] = UInt8(truncatingIfNeeded: value >> (8 * UInt64(i))) }
-            p += bytes
-        }
-        put(0xFD2F_B528, bytes: 4)
-        let size = UInt64(input.count)
-        // Frame_Content_Size field: 1, 2 (value − 256), 4 or 8 bytes.
-        let (flag, field, width): (UInt8, UInt64, Int) =
-            size < 256 ? (0, size, 1) : size < 65_792 ? (1, size - 256, 2) : size <= UInt64(UInt32.max) ? (2, size, 4) : (3, size, 8)
-        out[p] = flag << 6 | 1 << 5  // FCS_Field_Size, Single_Segment; no checksum, no dictionary
-        p += 1
-        put(field, bytes: width)
+        var p = putRawFrameHeader(contentSize: input.count, into: out)
         var offset = 0
         repeat {
             let n = min(maxBlockSize, input.count - offset)
-            let last: UInt64 = offset + n == input.count ? 1 : 0
-            put(UInt64(n) << 3 | last, bytes: 3)  // Block_Type 0 (Raw) in bits 1–2
+            p = putRawBlockHeader(size: n, last: offset + n == input.count, into: out, at: p)
             if n > 0 { (out.baseAddress! + p).copyMemory(from: input.baseAddress! + offset, byteCount: n) }
             p += n
             offset += n
         } while offset < input.count
         return p
+    }
+
+    /// Writes a raw frame's header for `contentSize` bytes at the start of `out`: the magic number,
+    /// a frame header descriptor with Single_Segment set, and the Frame_Content_Size field (1, 2
+    /// (value − 256), 4 or 8 bytes; no checksum, no dictionary). Returns its length (≤ 13).
+    static func putRawFrameHeader(contentSize: Int, into out: UnsafeMutableRawBufferPointer) -> Int {
+        var p = put(0xFD2F_B528, bytes: 4, into: out, at: 0)
+        let size = UInt64(contentSize)
+        let (flag, field, width): (UInt8, UInt64, Int) =
+            size < 256 ? (0, size, 1) : size < 65_792 ? (1, size - 256, 2) : size <= UInt64(UInt32.max) ? (2, size, 4) : (3, size, 8)
+        out[p] = flag << 6 | 1 << 5  // FCS_Field_Size, Single_Segment
+        p += 1
+        return put(field, bytes: width, into: out, at: p)
+    }
+
+    /// Writes the 3-byte header of a raw block of `size` bytes at `at`: Last_Block bit, Block_Type 0
+    /// (Raw) in bits 1–2, Block_Size above. Returns the position after it.
+    static func putRawBlockHeader(size: Int, last: Bool, into out: UnsafeMutableRawBufferPointer, at: Int) -> Int {
+        put(UInt64(size) << 3 | (last ? 1 : 0), bytes: 3, into: out, at: at)
+    }
+
+    /// Writes `value`'s low `bytes` bytes little-endian at `at`; returns the position after them.
+    private static func put(_ value: UInt64, bytes: Int, into out: UnsafeMutableRawBufferPointer, at: Int) -> Int {
+        for i in 0 ..< bytes { out[at + i] = UInt8(truncatingIfNeeded: value >> (8 * UInt64(i))) }
+        return at + bytes
     }
 }
 
@@ -210,6 +261,35 @@ final class ZstdFrameDecoder {
             guard p <= size else { return nil }
             return Frame(offset: offset, length: p - offset, contentSize: Int(content))
         }
+    }
+
+    /// The content of `frame` (one whole frame, `contentSize` plain bytes) as slices of it, when it
+    /// is a frame of raw blocks only (as `ZstdFrameEncoder` writes for incompressible chunks): a
+    /// single segment recording `contentSize`, no dictionary, no checksum, every block raw and at
+    /// most 128 KiB, the sizes adding up to `contentSize` and the last block ending the frame. Nil
+    /// otherwise (compressed or RLE blocks, anything damaged): decompress it, which names the fault.
+    static func rawPayloads(of frame: UnsafeRawBufferPointer, contentSize: Int) -> [UnsafeRawBufferPointer]? {
+        guard frame.count >= 6, frame.loadUnaligned(as: UInt32.self) == UInt32(0xFD2F_B528).littleEndian else { return nil }
+        // Single_Segment (the window is the content: any raw block fits it), no checksum, no
+        // dictionary, the reserved bit clear; the recorded size is the one expected.
+        let descriptor = frame[4]
+        guard descriptor & 0x2F == 0x20, ZSTD_getFrameContentSize(frame.baseAddress, frame.count) == UInt64(contentSize) else { return nil }
+        var p = 5 + [1, 2, 4, 8][Int(descriptor >> 6)]
+        var payloads: [UnsafeRawBufferPointer] = []
+        payloads.reserveCapacity(contentSize / ZstdFrameEncoder.maxBlockSize + 1)
+        var total = 0
+        while true {
+            guard p + 3 <= frame.count else { return nil }
+            let word = Int(frame[p]) | Int(frame[p + 1]) << 8 | Int(frame[p + 2]) << 16
+            let size = word >> 3
+            guard (word >> 1) & 3 == 0, size <= ZstdFrameEncoder.maxBlockSize, p + 3 + size <= frame.count else { return nil }
+            if size > 0 { payloads.append(UnsafeRawBufferPointer(rebasing: frame[p + 3 ..< p + 3 + size])) }
+            p += 3 + size
+            total += size
+            if word & 1 == 1 { break }
+        }
+        guard p == frame.count, total == contentSize else { return nil }
+        return payloads
     }
 
     /// Every frame of an object held in memory (see `frame(at:size:maxContentSize:read:)`); nil
