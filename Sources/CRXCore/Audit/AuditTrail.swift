@@ -42,11 +42,13 @@ public struct AuditTrail: Sendable {
         return report
     }
 
-    /// Builds and writes `reports/lineage.json`.
+    /// Builds and writes `reports/lineage.json` (the previous one is read only if a run must be
+    /// carried over from it). `lockEntries`: see `Lineage.lockEntries`.
     @discardableResult
-    public func writeLineage(lock: Lockfile, checks: [SourceCheck], now: Date = AuditClock.now()) throws -> [String: Any] {
+    public func writeLineage(lock: Lockfile, checks: [SourceCheck], now: Date = AuditClock.now(),
+                             lockEntries: [String: String] = [:]) throws -> [String: Any] {
         let lineage = try Lineage(workspace: workspace, pipeline: pipeline, lock: lock, auditor: auditor, runLog: runLog,
-                                  sourceChecks: checks).build(now: now, previous: JSONReport.read(lineagePath))
+                                  sourceChecks: checks, lockEntries: lockEntries).build(now: now, previous: JSONReport.read(lineagePath))
         try JSONReport.write(lineage, to: lineagePath)
         try? state.save()
         return lineage
@@ -54,14 +56,14 @@ public struct AuditTrail: Sendable {
 
     /// After a repro: verify every source, write ingestion and lineage. `stagesChanged`: false when
     /// no stage ran, was restored or failed; then the lineage is rewritten only if its inputs
-    /// changed since it was written (`LineageStamp`).
-    public func afterRepro(lock: Lockfile, stagesChanged: Bool = true) throws {
+    /// changed since it was written (`LineageStamp`). `lockEntries`: see `Lineage.lockEntries`.
+    public func afterRepro(lock: Lockfile, stagesChanged: Bool = true, lockEntries: [String: String] = [:]) throws {
         let now = AuditClock.now()
         let checks = try verify(now: now)
         try writeIngestion(checks, now: now)
         let stamp = LineageStamp(workspace: workspace, pipeline: pipeline, checks: checks, reportPath: lineagePath)
         if !stagesChanged && stamp.matchesStored() { return }
-        try writeLineage(lock: lock, checks: checks, now: now)
+        try writeLineage(lock: lock, checks: checks, now: now, lockEntries: lockEntries)
         stamp.store()
     }
 

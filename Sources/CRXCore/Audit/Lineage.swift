@@ -16,33 +16,46 @@ public struct Lineage: Sendable {
     public let auditor: FileAuditor
     public let runLog: RunLog
     public let sourceChecks: [SourceCheck]
+    /// Stage → `RunLog.lockEntryDigest` of its record in `lock`, when the caller has them already
+    /// (`LockWriter.entryDigests()`); the others are computed here.
+    public let lockEntries: [String: String]
 
-    public init(workspace: Workspace, pipeline: Pipeline, lock: Lockfile, auditor: FileAuditor, runLog: RunLog, sourceChecks: [SourceCheck]) {
+    public init(workspace: Workspace, pipeline: Pipeline, lock: Lockfile, auditor: FileAuditor, runLog: RunLog, sourceChecks: [SourceCheck],
+                lockEntries: [String: String] = [:]) {
         self.workspace = workspace
         self.pipeline = pipeline
         self.lock = lock
         self.auditor = auditor
         self.runLog = runLog
         self.sourceChecks = sourceChecks
+        self.lockEntries = lockEntries
     }
 
     public var projectName: String { (workspace.root as NSString).lastPathComponent }
 
     /// `previous`: the last lineage.json; a run this machine did not record is carried over from it
-    /// when it describes the same lock entry (the lock and its lineage came from git together).
-    public func build(now: Date, previous: [String: Any]? = nil) throws -> [String: Any] {
-        var previousRuns: [String: [String: Any]] = [:]
-        for run in previous?["runs"] as? [[String: Any]] ?? [] {
-            if let entry = run["lock_entry"] as? String, run["produced_by"] as? String != "unknown" { previousRuns[entry] = run }
+    /// when it describes the same lock entry (the lock and its lineage came from git together). It is
+    /// only evaluated when some stage's run is not in the run log (after local builds, never: at
+    /// 1,000 stages parsing the previous report cost more than building the new one).
+    public func build(now: Date, previous: @autoclosure () -> [String: Any]? = nil) throws -> [String: Any] {
+        var previousRunsRead: [String: [String: Any]]?
+        func previousRuns() -> [String: [String: Any]] {
+            if let previousRunsRead { return previousRunsRead }
+            var found: [String: [String: Any]] = [:]
+            for run in previous()?["runs"] as? [[String: Any]] ?? [] {
+                if let entry = run["lock_entry"] as? String, run["produced_by"] as? String != "unknown" { found[entry] = run }
+            }
+            previousRunsRead = found
+            return found
         }
         var runs: [Any] = []
         var artefacts: [String: Any] = [:]
         let sourcesByPath = Dictionary(sourceChecks.map { ($0.source.path, $0) }, uniquingKeysWith: { a, _ in a })
         for stage in pipeline.stages {
             guard let record = lock.stages[stage.name] else { continue }
-            let entry = RunLog.lockEntryDigest(stage: stage.name, record: record)
+            let entry = lockEntries[stage.name] ?? RunLog.lockEntryDigest(stage: stage.name, record: record)
             let run = runLog.current(stage: stage.name, lockEntry: entry)
-            let carried = run == nil ? previousRuns[entry] : nil
+            let carried = run == nil ? previousRuns()[entry] : nil
             let runID = run?.runID ?? carried?["run_id"] as? String ?? Self.uuid(fromHex: entry)
             var runJSON: [String: Any] = run?.json ?? carried ?? [
                 "run_id": runID, "stage": stage.name, "cmd": record.cmd, "wdir": stage.wdir.isEmpty ? "." : stage.wdir,

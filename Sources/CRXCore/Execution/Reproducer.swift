@@ -100,6 +100,9 @@ public final class Reproducer: @unchecked Sendable {
 
     public var lockfile: Lockfile { lockWriter.lock }
 
+    /// Each recorded stage's lock entry digest (for `AuditTrail.afterRepro`), from the lock's blocks.
+    public func lockEntryDigests() -> [String: String] { lockWriter.entryDigests() }
+
     /// Saves what was learnt about file identities (failure only costs re-hashing later).
     public func saveState() { try? state.save() }
 

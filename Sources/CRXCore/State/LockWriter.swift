@@ -121,6 +121,27 @@ public final class LockWriter: @unchecked Sendable {
     /// The text the file gets: `Lockfile.header` and the blocks in pipeline order.
     public func render() -> String { state.withLock { render(&$0) } }
 
+    /// Every recorded stage's `RunLog.lockEntryDigest` (the XXH3 of `Lockfile.header` + its block),
+    /// from the blocks this writer renders anyway: the lineage after a repro needs one per stage,
+    /// and rendering each block again cost as much as writing the lock.
+    public func entryDigests() -> [String: String] {
+        state.withLock { s in
+            var result: [String: String] = [:]
+            result.reserveCapacity(s.lock.stages.count)
+            for (name, record) in s.lock.stages {
+                let block: String
+                if let b = s.blocks[name] {
+                    block = b
+                } else {
+                    block = Lockfile.renderBlock(name, record)
+                    s.blocks[name] = block
+                }
+                result[name] = XXH3Hasher.digest(Lockfile.header + block).hex
+            }
+            return result
+        }
+    }
+
     // MARK: private (callers hold the mutex)
 
     private func isDue(_ s: State) -> Bool {

@@ -123,7 +123,8 @@ struct Repro: ParsableCommand {
             sink.flush()
             do {
                 let changed = report.stages.contains { report.outcomes[$0] != .upToDate && report.outcomes[$0] != .frozen }
-                try reproducer.audit.afterRepro(lock: reproducer.lockfile, stagesChanged: changed || report.interrupted)
+                try reproducer.audit.afterRepro(lock: reproducer.lockfile, stagesChanged: changed || report.interrupted,
+                                                lockEntries: changed || report.interrupted ? reproducer.lockEntryDigests() : [:])
             } catch {
                 Printer.err("crx: warning: could not write the audit reports: \(error)")
             }
