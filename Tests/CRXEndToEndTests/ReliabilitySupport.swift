@@ -183,7 +183,22 @@ final class SpawnedCRX: @unchecked Sendable {
     /// True while the process has not exited (reaps it when it has).
     var isRunning: Bool {
         if result != nil { return false }
+        sampleHighWaterMark()
         return !reap(blocking: false)
+    }
+
+    /// crx's peak resident memory, read from `/proc/PID/status` (`VmHWM`) while it runs.
+    ///
+    /// Not `wait4`'s `ru_maxrss`: posix_spawn starts the child sharing this test process's memory
+    /// (vfork), and Linux records that memory's high-water mark into the child's `maxrss` when it
+    /// execs — so `ru_maxrss` reports the (large, parallel) test runner, not crx. `VmHWM` is the
+    /// high-water mark of crx's own address space after its exec.
+    private var highWaterKiB = 0
+    private func sampleHighWaterMark() {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+              let line = text.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+              let kib = line.split(separator: " ").dropFirst().first.flatMap({ Int($0) }) else { return }
+        highWaterKiB = max(highWaterKiB, kib)
     }
 
     private func reap(blocking: Bool) -> Bool {
@@ -198,7 +213,8 @@ final class SpawnedCRX: @unchecked Sendable {
         unlink(errPath)
         let exited = (status & 0x7f) == 0
         result = MeasuredRun(status: exited ? (status >> 8) & 0xff : 128 + (status & 0x7f), signal: exited ? nil : status & 0x7f,
-                             seconds: seconds, maxRSSKiB: Int(usage.ru_maxrss), stdout: out, stderr: err, timedOut: false)
+                             seconds: seconds, maxRSSKiB: highWaterKiB > 0 ? highWaterKiB : Int(usage.ru_maxrss),
+                             stdout: out, stderr: err, timedOut: false)
         return true
     }
 
@@ -206,7 +222,9 @@ final class SpawnedCRX: @unchecked Sendable {
     func wait(timeout: Double = 30) -> MeasuredRun {
         if let result { return result }
         var timedOut = false
-        while !reap(blocking: false) {
+        while true {
+            sampleHighWaterMark()
+            if reap(blocking: false) { break }
             if Date().timeIntervalSince(started) > timeout && !timedOut {
                 timedOut = true
                 kill(pid, SIGKILL)
