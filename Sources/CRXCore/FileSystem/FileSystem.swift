@@ -45,6 +45,16 @@ public struct LocalFileSystem: FileSystem {
 
     public func lstat(_ path: String) -> FileStat? { posixStat(path, follow: false) }
 
+    /// Opens `path` to be read once from start to end (the kernel is told to read ahead); the caller closes it.
+    public func openForStreaming(_ path: String) throws -> Int32 {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw IOError("read", path: path, errno: errno) }
+        #if os(Linux)
+        posix_fadvise(fd, 0, 0, Int32(POSIX_FADV_SEQUENTIAL))
+        #endif
+        return fd
+    }
+
     public func listFiles(under directory: String) throws -> [String] {
         var result: [String] = []
         try walk(directory, prefix: "", into: &result)

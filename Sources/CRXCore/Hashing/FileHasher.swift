@@ -20,12 +20,8 @@ public enum FileHasher {
     /// Streams `path` chunk by chunk into `consume`; returns the byte count.
     @discardableResult
     public static func stream(path: String, _ consume: (UnsafeRawBufferPointer) throws -> Void) throws -> Int64 {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw IOError("read", path: path, errno: errno) }
+        let fd = try LocalFileSystem().openForStreaming(path)
         defer { close(fd) }
-        #if os(Linux)
-        posix_fadvise(fd, 0, 0, Int32(POSIX_FADV_SEQUENTIAL))
-        #endif
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunkSize, alignment: 64)
         defer { buffer.deallocate() }
         var total: Int64 = 0

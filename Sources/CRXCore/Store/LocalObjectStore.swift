@@ -38,12 +38,8 @@ public struct LocalObjectStore: ObjectStore {
     public func contains(_ digest: Digest) -> Bool { access(objectPath(digest), F_OK) == 0 }
 
     public func insert(file path: String) throws -> StoredFile {
-        let input = open(path, O_RDONLY | O_CLOEXEC)
-        guard input >= 0 else { throw IOError("read", path: path, errno: errno) }
+        let input = try LocalFileSystem().openForStreaming(path)
         defer { close(input) }
-        #if os(Linux)
-        posix_fadvise(input, 0, 0, Int32(POSIX_FADV_SEQUENTIAL))
-        #endif
         let size = LocalFileSystem().stat(path)?.size ?? 0
         let sha = CryptoHasher(.sha256)
         let level = compressionLevel
