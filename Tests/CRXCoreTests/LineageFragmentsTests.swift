@@ -56,7 +56,7 @@ import Testing
 
         /// Writes the report from fragments and checks it against a full encode from the same
         /// previous report; returns the stages encoded again.
-        func writeAndCompare(_ now: Date, sourceLocation: SourceLocation = #_sourceLocation) throws -> [String] {
+        func writeAndCompare(_ now: Date, sourceLocation: Testing.SourceLocation = #_sourceLocation) throws -> [String] {
             let audit = try self.audit
             let previous = JSONReport.read(audit.lineagePath)
             let expected = try JSONReport.encode(Lineage(workspace: ws, pipeline: audit.pipeline, lock: lock,
