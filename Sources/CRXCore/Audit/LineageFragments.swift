@@ -75,25 +75,46 @@ struct LineageFragments: Sendable, Equatable {
 
     /// The fragments in `file`; nil when it is absent or not exactly in the format above.
     static func load(file: String) -> LineageFragments? {
-        guard let data = FileManager.default.contents(atPath: file) else { return nil }
-        return parse(String(decoding: data, as: UTF8.self))
+        guard let bytes = try? LocalFileSystem().readFile(file) else { return nil }
+        return bytes.withUnsafeBufferPointer { parse($0) }
     }
 
     static func parse(_ text: String) -> LineageFragments? {
-        var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
-        guard lines.count >= 3, lines.removeLast().isEmpty, lines[0] == header, let report = Digest(lines[1]) else { return nil }
+        Array(text.utf8).withUnsafeBufferPointer { parse($0) }
+    }
+
+    /// Reads the bytes line by line, numbers and digests where they lie (`ByteText`).
+    static func parse(_ bytes: UnsafeBufferPointer<UInt8>) -> LineageFragments? {
+        var lines: [Range<Int>] = []
+        var lineStart = 0
+        for i in 0 ..< bytes.count where bytes[i] == 0x0A {
+            lines.append(lineStart ..< i)
+            lineStart = i + 1
+        }
+        guard lineStart == bytes.count, lines.count >= 2,
+              String(decoding: UnsafeBufferPointer(rebasing: bytes[lines[0]]), as: UTF8.self) == header,
+              let report = ByteText.digestHex(bytes, from: lines[1].lowerBound, to: lines[1].upperBound) else { return nil }
         var parts: [String: Part] = [:]
         var current: String?
         for line in lines.dropFirst(2) {
-            let fields = line.split(separator: "\t", maxSplits: 3, omittingEmptySubsequences: false)
-            guard fields.count == 4, let start = Int(fields[1]), let end = Int(fields[2]), 0 <= start, start <= end else { return nil }
-            let name = Escaping.unescape(fields[3])
-            if fields[0].isEmpty {
+            // Four tab-separated fields; the last (a name) may hold anything but a raw tab or newline.
+            var tabs: [Int] = []
+            for i in line where bytes[i] == 0x09 {
+                tabs.append(i)
+                if tabs.count == 3 { break }
+            }
+            guard tabs.count == 3, let start = ByteText.signed(bytes, from: tabs[0] + 1, to: tabs[1]),
+                  let end = ByteText.signed(bytes, from: tabs[1] + 1, to: tabs[2]), 0 <= start, start <= end else { return nil }
+            let nameBytes = UnsafeBufferPointer(rebasing: bytes[tabs[2] + 1 ..< line.upperBound])
+            var name = String(decoding: nameBytes, as: UTF8.self)
+            if nameBytes.contains(0x5C) { name = Escaping.unescape(Substring(name)) }
+            let range = Int(start) ..< Int(end)
+            if tabs[0] == line.lowerBound {
                 guard let stage = current else { return nil }
-                parts[stage]!.artefacts.append(Artefact(path: name, range: start ..< end))
+                parts[stage]!.artefacts.append(Artefact(path: name, range: range))
             } else {
-                guard let key = Digest(fields[0]), parts[name] == nil else { return nil }
-                parts[name] = Part(key: key, run: start ..< end, artefacts: [])
+                guard let key = ByteText.digestHex(bytes, from: line.lowerBound, to: tabs[0]), parts[name] == nil else { return nil }
+                parts[name] = Part(key: key, run: range, artefacts: [])
                 current = name
             }
         }
@@ -181,8 +202,12 @@ extension Lineage {
                      sourcesByPath: [String: SourceCheck]) -> Digest {
         let hasher = XXH3Hasher()
         func add(_ text: String) {
-            hasher.update(Array(text.utf8))
-            hasher.update([0])
+            var text = text
+            text.withUTF8 { hasher.update(UnsafeRawBufferPointer($0)) }
+            withUnsafeBytes(of: UInt8(0)) { hasher.update($0) }
+        }
+        func add(_ digest: Digest) {
+            withUnsafeBytes(of: (digest.high, digest.low)) { hasher.update($0) }
         }
         add(LineageFragments.header)
         add(CRXVersion.string)
@@ -197,7 +222,12 @@ extension Lineage {
             } else {
                 add("-")
             }
-            add(facts.map { "\($0.xxh128.hex) \($0.sha256)" } ?? "-")
+            if let facts {
+                add(facts.xxh128)
+                add(facts.sha256)
+            } else {
+                add("-")
+            }
         }
         for dep in record.deps {
             if let check = sourcesByPath[dep.path] {
