@@ -58,12 +58,14 @@ public struct AuditTrail: Sendable {
     /// no stage ran, was restored or failed; then the lineage is rewritten only if its inputs
     /// changed since it was written (`LineageStamp`). `lockEntries`: see `Lineage.lockEntries`.
     public func afterRepro(lock: Lockfile, stagesChanged: Bool = true, lockEntries: [String: String] = [:]) throws {
+        // The lineage is rewritten for certain: git (two processes) runs while the rest is done.
+        let git = stagesChanged ? Git(root: workspace.root).stateInBackground() : nil
         let now = AuditClock.now()
         let checks = try verify(now: now)
         try writeIngestion(checks, now: now)
         let stamp = LineageStamp(workspace: workspace, pipeline: pipeline, checks: checks, reportPath: lineagePath)
         if !stagesChanged && stamp.matchesStored() { return }
-        try writeLineageReusingFragments(lock: lock, checks: checks, now: now, lockEntries: lockEntries)
+        try writeLineageReusingFragments(lock: lock, checks: checks, now: now, lockEntries: lockEntries, gitState: git)
         stamp.store()
     }
 
@@ -74,10 +76,13 @@ public struct AuditTrail: Sendable {
     /// encoded again, and how many stages the report has.
     @discardableResult
     public func writeLineageReusingFragments(lock: Lockfile, checks: [SourceCheck], now: Date = AuditClock.now(),
-                                             lockEntries: [String: String] = [:]) throws -> (encodedStages: [String], total: Int) {
+                                             lockEntries: [String: String] = [:],
+                                             gitState: (@Sendable () -> (commit: String, dirty: Bool)?)? = nil) throws
+        -> (encodedStages: [String], total: Int) {
         let fs = LocalFileSystem()
-        let lineage = Lineage(workspace: workspace, pipeline: pipeline, lock: lock, auditor: auditor, runLog: runLog,
+        var lineage = Lineage(workspace: workspace, pipeline: pipeline, lock: lock, auditor: auditor, runLog: runLog,
                               sourceChecks: checks, lockEntries: lockEntries)
+        lineage.gitState = gitState
         var reusable: (bytes: [UInt8], fragments: LineageFragments)?
         if let fragments = LineageFragments.load(file: lineageFragmentsPath), let bytes = try? fs.readFile(lineagePath),
            fragments.describes(bytes) {

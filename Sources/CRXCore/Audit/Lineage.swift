@@ -19,6 +19,9 @@ public struct Lineage: Sendable {
     /// Stage → `RunLog.lockEntryDigest` of its record in `lock`, when the caller has them already
     /// (`LockWriter.entryDigests()`); the others are computed here.
     public let lockEntries: [String: String]
+    /// The project's git state when the caller started finding it already
+    /// (`Git.stateInBackground`); else it is found when the report is built.
+    public var gitState: (@Sendable () -> (commit: String, dirty: Bool)?)?
 
     public init(workspace: Workspace, pipeline: Pipeline, lock: Lockfile, auditor: FileAuditor, runLog: RunLog, sourceChecks: [SourceCheck],
                 lockEntries: [String: String] = [:]) {
@@ -148,7 +151,7 @@ public struct Lineage: Sendable {
             ] as [String: Any])
         })
         let pipelineBytes = (try? LocalFileSystem().readFile(ProjectPath.join(workspace.root, pipeline.file))) ?? []
-        let git = Git(root: workspace.root).state
+        let git = gitState.map { $0() } ?? Git(root: workspace.root).state
         return [
             "schema_version": Self.schema, "crx_version": CRXVersion.string, "generated_at": AuditClock.iso(now),
             "project": projectName,
