@@ -64,6 +64,25 @@ import Testing
         for name in order { #expect(digests[name] == RunLog.lockEntryDigest(stage: name, record: lock.stages[name]!), "\(name)") }
     }
 
+    /// A hand-edited lock whose last line has no newline (YAML still reads it) is rendered, not cut.
+    @Test func aLockWithoutItsLastNewlineIsRendered() throws {
+        let dir = TempDir()
+        let path = dir.path + "/pipeline.lock"
+        let order = ["a", "b"]
+        let lock = Lockfile(stages: ["a": Self.record(1), "b": Self.record(2)])
+        var text = lock.render(order: order)
+        text.removeLast()
+        try LocalFileSystem().writeAtomically(Array(text.utf8), to: path)
+        let loaded = try Lockfile.parse(Data(text.utf8), file: "pipeline.lock")
+        #expect(loaded == lock)
+        let writer = LockWriter(path: path, order: order, lock: loaded,
+                                renderedEntry: { RunLog.lockEntryDigest(stage: $0, record: lock.stages[$0]!) })
+        #expect(writer.entryDigests()["b"] == RunLog.lockEntryDigest(stage: "b", record: lock.stages["b"]!))
+        try writer.record("a", Self.record(3))
+        #expect(try String(contentsOfFile: path, encoding: .utf8)
+            == Lockfile(stages: ["a": Self.record(3), "b": Self.record(2)]).render(order: order))
+    }
+
     /// Records closer together than the interval are pending until due, then written together.
     @Test func writesAreCoalescedAndFlushed() throws {
         let dir = TempDir()

@@ -203,7 +203,8 @@ public final class LockWriter: @unchecked Sendable {
                       buffer[start + 2] != space, buffer[lineEnd - 1] == UInt8(ascii: ":") else { return }
                 var end = lineEnd + 1
                 while end + 2 < buffer.count && buffer[end] == space && buffer[end + 1] == space && buffer[end + 2] == space {
-                    while buffer[end] != 10 { end += 1 }
+                    while end < buffer.count && buffer[end] != 10 { end += 1 }
+                    guard end < buffer.count else { return }  // a last line without `\n`: not crx's layout
                     end += 1
                 }
                 defer { start = end }
