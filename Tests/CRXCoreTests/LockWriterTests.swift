@@ -36,6 +36,53 @@ import Testing
         #expect(writer.writes == 60)
     }
 
+    /// Blocks of stages the build does not record are taken from the file when their digest is
+    /// the one the run log names; a block crx did not render that way (hand-edited) is rendered.
+    @Test func untouchedBlocksAreTakenFromTheFileOnlyWhenCrxRenderedThem() throws {
+        let dir = TempDir()
+        let path = dir.path + "/pipeline.lock"
+        let order = (0 ..< 10).map { "s\($0)" } + ["hand", "unknown"]
+        var lock = Lockfile()
+        for (n, name) in order.enumerated() { lock.stages[name] = Self.record(n) }
+        lock.stages["hand"] = .init(cmd: ["echo"], deps: [], params: [:], outs: [])
+        // `hand` as a person might write it: the same record, a different text.
+        let text = lock.render(order: order).replacingOccurrences(of: "    cmd: echo\n", with: "    cmd: \"echo\"\n")
+        try LocalFileSystem().writeAtomically(Array(text.utf8), to: path)
+        let loaded = try Lockfile.parse(Data(text.utf8), file: "pipeline.lock")
+        #expect(loaded == lock)
+        let asked = Protected<Set<String>>([])
+        let original = lock
+        let writer = LockWriter(path: path, order: order, lock: loaded, renderedEntry: { name in
+            asked.withLock { _ = $0.insert(name) }
+            return name == "unknown" ? nil : RunLog.lockEntryDigest(stage: name, record: original.stages[name]!)
+        })
+        lock.stages["s3"] = Self.record(33)
+        try writer.record("s3", lock.stages["s3"]!)
+        #expect(try String(contentsOfFile: path, encoding: .utf8) == lock.render(order: order))
+        #expect(asked.snapshot == Set(order).subtracting(["s3"]))
+        let digests = writer.entryDigests()
+        for name in order { #expect(digests[name] == RunLog.lockEntryDigest(stage: name, record: lock.stages[name]!), "\(name)") }
+    }
+
+    /// A hand-edited lock whose last line has no newline (YAML still reads it) is rendered, not cut.
+    @Test func aLockWithoutItsLastNewlineIsRendered() throws {
+        let dir = TempDir()
+        let path = dir.path + "/pipeline.lock"
+        let order = ["a", "b"]
+        let lock = Lockfile(stages: ["a": Self.record(1), "b": Self.record(2)])
+        var text = lock.render(order: order)
+        text.removeLast()
+        try LocalFileSystem().writeAtomically(Array(text.utf8), to: path)
+        let loaded = try Lockfile.parse(Data(text.utf8), file: "pipeline.lock")
+        #expect(loaded == lock)
+        let writer = LockWriter(path: path, order: order, lock: loaded,
+                                renderedEntry: { RunLog.lockEntryDigest(stage: $0, record: lock.stages[$0]!) })
+        #expect(writer.entryDigests()["b"] == RunLog.lockEntryDigest(stage: "b", record: lock.stages["b"]!))
+        try writer.record("a", Self.record(3))
+        #expect(try String(contentsOfFile: path, encoding: .utf8)
+            == Lockfile(stages: ["a": Self.record(3), "b": Self.record(2)]).render(order: order))
+    }
+
     /// Records closer together than the interval are pending until due, then written together.
     @Test func writesAreCoalescedAndFlushed() throws {
         let dir = TempDir()

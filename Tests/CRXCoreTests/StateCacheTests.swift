@@ -44,6 +44,21 @@ import Testing
         #expect(StateCache(file: file).count == 0)
     }
 
+    @Test func numbersAndDigestsAreWrittenAsSwiftPrintsThem() {
+        func decimal(_ v: some BinaryInteger) -> String {
+            var out: [UInt8] = []
+            ByteText.appendDecimal(v, to: &out)
+            return String(decoding: out, as: UTF8.self)
+        }
+        for v: Int64 in [0, 7, -1, 10, -10, 1_795_000_000_123_456_789, .max, .min] { #expect(decimal(v) == "\(v)") }
+        for v: UInt64 in [0, 9, 100, .max] { #expect(decimal(v) == "\(v)") }
+        for d in [Digest(high: 0, low: 0), Digest(high: 1, low: .max), XXH3Hasher.digest("x")] {
+            var out: [UInt8] = []
+            ByteText.appendHex(d, to: &out)
+            #expect(String(decoding: out, as: UTF8.self) == d.hex)
+        }
+    }
+
     @Test func numbersAreReadExactlyAsSwiftPrintsThem() {
         func signed(_ s: String) -> Int64? { Array(s.utf8).withUnsafeBufferPointer { ByteText.signed($0, from: 0, to: $0.count) } }
         func unsigned(_ s: String) -> UInt64? { Array(s.utf8).withUnsafeBufferPointer { ByteText.unsigned($0, from: 0, to: $0.count) } }

@@ -58,13 +58,50 @@ public struct AuditTrail: Sendable {
     /// no stage ran, was restored or failed; then the lineage is rewritten only if its inputs
     /// changed since it was written (`LineageStamp`). `lockEntries`: see `Lineage.lockEntries`.
     public func afterRepro(lock: Lockfile, stagesChanged: Bool = true, lockEntries: [String: String] = [:]) throws {
+        // The lineage is rewritten for certain: git (two processes) runs while the rest is done.
+        let git = stagesChanged ? Git(root: workspace.root).stateInBackground() : nil
         let now = AuditClock.now()
         let checks = try verify(now: now)
         try writeIngestion(checks, now: now)
         let stamp = LineageStamp(workspace: workspace, pipeline: pipeline, checks: checks, reportPath: lineagePath)
         if !stagesChanged && stamp.matchesStored() { return }
-        try writeLineage(lock: lock, checks: checks, now: now, lockEntries: lockEntries)
+        try writeLineageReusingFragments(lock: lock, checks: checks, now: now, lockEntries: lockEntries, gitState: git)
         stamp.store()
+    }
+
+    var lineageFragmentsPath: String { workspace.crxDirectory + "/state/lineage-fragments.v1" }
+
+    /// Writes `reports/lineage.json` as `writeLineage` does, encoding again only the stages whose
+    /// share of it changed since the report on disk (see `LineageFragments`). Returns the stages
+    /// encoded again, and how many stages the report has.
+    @discardableResult
+    public func writeLineageReusingFragments(lock: Lockfile, checks: [SourceCheck], now: Date = AuditClock.now(),
+                                             lockEntries: [String: String] = [:],
+                                             gitState: (@Sendable () -> (commit: String, dirty: Bool)?)? = nil) throws
+        -> (encodedStages: [String], total: Int) {
+        let fs = LocalFileSystem()
+        var lineage = Lineage(workspace: workspace, pipeline: pipeline, lock: lock, auditor: auditor, runLog: runLog,
+                              sourceChecks: checks, lockEntries: lockEntries)
+        lineage.gitState = gitState
+        var reusable: (bytes: [UInt8], fragments: LineageFragments)?
+        if let fragments = LineageFragments.load(file: lineageFragmentsPath), let bytes = try? fs.readFile(lineagePath),
+           fragments.describes(bytes) {
+            reusable = (bytes, fragments)
+        }
+        let previous = { () -> [String: Any]? in
+            guard let bytes = reusable?.bytes else { return JSONReport.read(lineagePath) }
+            return (try? JSONSerialization.jsonObject(with: Data(bytes))) as? [String: Any]
+        }
+        guard let (bytes, fragments, encoded) = try lineage.encode(now: now, previous: previous(), reusing: reusable) else {
+            try? fs.remove(lineageFragmentsPath)
+            try writeLineage(lock: lock, checks: checks, now: now, lockEntries: lockEntries)
+            return (pipeline.stages.map(\.name), pipeline.stages.count)
+        }
+        // The report first: fragments that do not describe it are never used.
+        try fs.writeAtomically(bytes, to: lineagePath)
+        try? fs.writeAtomically(fragments.rendered(), to: lineageFragmentsPath)
+        try? state.save()
+        return (encoded, fragments.parts.count)
     }
 
     /// Evaluates freshness and writes `reports/freshness.json`.

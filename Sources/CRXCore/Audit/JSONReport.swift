@@ -30,6 +30,23 @@ public enum JSONReport {
         return Array((text + "\n").utf8)
     }
 
+    /// `value` as `encode` writes it nested at depth `indent` (its first line unindented, no
+    /// trailing newline), for `Encoded`. Values `writer` does not handle go through Foundation,
+    /// indented after the fact (a raw newline never occurs inside a JSON string).
+    static func encodeNested(_ value: Any, indent: Int, with writer: inout Writer) throws -> [UInt8] {
+        writer.out = []
+        if writer.write(value, indent: indent) { return writer.out }
+        var bytes = try foundationEncode(value)
+        bytes.removeLast()
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count + bytes.count / 4)
+        for byte in bytes {
+            out.append(byte)
+            if byte == 10 { out.append(contentsOf: repeatElement(UInt8(ascii: " "), count: indent)) }
+        }
+        return out
+    }
+
     public static func write(_ value: Any, to path: String) throws {
         try LocalFileSystem().writeAtomically(try encode(value), to: path)
     }
@@ -37,6 +54,13 @@ public enum JSONReport {
     public static func read(_ path: String) -> [String: Any]? {
         guard let data = FileManager.default.contents(atPath: path) else { return nil }
         return (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
+    }
+
+    /// A value already encoded by `Writer` at the indentation it is written at (the whole value,
+    /// its first line unindented), copied as it is. `tag` names it in `Writer.spans`.
+    struct Encoded {
+        var bytes: ArraySlice<UInt8>
+        var tag: Int
     }
 
     /// JSON null for a missing optional.
@@ -54,8 +78,16 @@ public enum JSONReport {
         var out: [UInt8] = []
         /// Key sets seen (sorted bytewise, joined by NUL) → the same keys in Foundation's order.
         var orders: [String: [String]] = [:]
+        /// Where each `Encoded` value went in `out`: (tag, byte range).
+        var spans: [(tag: Int, range: Range<Int>)] = []
 
-        init() { out.reserveCapacity(1 << 16) }
+        init(capacity: Int = 1 << 16) { out.reserveCapacity(capacity) }
+
+        /// Makes `sortedKeys` give `order` for its keys without sorting them: `order` must be the
+        /// keys in Foundation's order (as an earlier `sortedKeys` gave them).
+        mutating func learnOrder(_ order: [String]) {
+            orders[order.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }.joined(separator: "\u{0}")] = order
+        }
 
         mutating func write(_ value: Any, indent: Int) -> Bool {
             // Objects (NSNumber, NSString… as `JSONSerialization.jsonObject` returns them) are cast
@@ -66,6 +98,9 @@ public enum JSONReport {
                 return true
             }
             switch value {
+            case let e as Encoded:
+                spans.append((e.tag, out.count ..< out.count + e.bytes.count))
+                out.append(contentsOf: e.bytes)
             case let s as String: string(s)
             case let b as Bool: ascii(b ? "true" : "false")
             case let n as Int: ascii(n.description)

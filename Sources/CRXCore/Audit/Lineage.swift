@@ -19,6 +19,9 @@ public struct Lineage: Sendable {
     /// Stage → `RunLog.lockEntryDigest` of its record in `lock`, when the caller has them already
     /// (`LockWriter.entryDigests()`); the others are computed here.
     public let lockEntries: [String: String]
+    /// The project's git state when the caller started finding it already
+    /// (`Git.stateInBackground`); else it is found when the report is built.
+    public var gitState: (@Sendable () -> (commit: String, dirty: Bool)?)?
 
     public init(workspace: Workspace, pipeline: Pipeline, lock: Lockfile, auditor: FileAuditor, runLog: RunLog, sourceChecks: [SourceCheck],
                 lockEntries: [String: String] = [:]) {
@@ -40,70 +43,105 @@ public struct Lineage: Sendable {
     public func build(now: Date, previous: @autoclosure () -> [String: Any]? = nil) throws -> [String: Any] {
         var previousRunsRead: [String: [String: Any]]?
         func previousRuns() -> [String: [String: Any]] {
-            if let previousRunsRead { return previousRunsRead }
-            var found: [String: [String: Any]] = [:]
-            for run in previous()?["runs"] as? [[String: Any]] ?? [] {
-                if let entry = run["lock_entry"] as? String, run["produced_by"] as? String != "unknown" { found[entry] = run }
-            }
-            previousRunsRead = found
-            return found
+            if previousRunsRead == nil { previousRunsRead = Self.carriedRuns(previous()) }
+            return previousRunsRead!
         }
         var runs: [Any] = []
         var artefacts: [String: Any] = [:]
-        let sourcesByPath = Dictionary(sourceChecks.map { ($0.source.path, $0) }, uniquingKeysWith: { a, _ in a })
+        let sourcesByPath = self.sourcesByPath
         for stage in pipeline.stages {
             guard let record = lock.stages[stage.name] else { continue }
-            let entry = lockEntries[stage.name] ?? RunLog.lockEntryDigest(stage: stage.name, record: record)
+            let entry = entryDigest(stage.name, record)
             let run = runLog.current(stage: stage.name, lockEntry: entry)
-            let carried = run == nil ? previousRuns()[entry] : nil
-            let runID = run?.runID ?? carried?["run_id"] as? String ?? Self.uuid(fromHex: entry)
-            var runJSON: [String: Any] = run?.json ?? carried ?? [
-                "run_id": runID, "stage": stage.name, "cmd": record.cmd, "wdir": stage.wdir.isEmpty ? "." : stage.wdir,
-                "started_at": NSNull(), "finished_at": NSNull(), "duration_s": NSNull(), "exit_code": NSNull(),
-                "produced_by": "unknown", "original_run_id": NSNull(), "lock_entry": entry, "executor": NSNull(),
-            ]
-            runJSON["note"] = run != nil ? NSNull()
-                : carried != nil ? "recorded elsewhere; carried over from the previous lineage.json"
-                : "no run record for the current lock entry (built elsewhere)"
-            runs.append(runJSON)
-
-            let inputs: [Any] = record.deps.map { dep in
-                var input: [String: Any] = ["path": dep.path, "xxh128": dep.hash.digest.description, "size": dep.hash.size]
-                if let check = sourcesByPath[dep.path] {
-                    input["kind"] = "source"
-                    input["source"] = check.source.name
-                    input["checksum"] = check.source.checksum.description
-                    input["verified"] = check.status.rawValue
-                } else if let producer = pipeline.producer(of: dep.path) {
-                    input["kind"] = "artefact"
-                    input["stage"] = producer.stage.name
-                } else {
-                    input["kind"] = "file"
-                }
-                return input
-            }
-            var params: [String: Any] = [:]
-            for (file, values) in record.params {
-                var kv: [String: Any] = [:]
-                for (k, v) in values { kv[k] = v.jsonObject }
-                params[file] = kv
-            }
-            for out in record.outs {
-                let declared = stage.outs.first { $0.path == out.path }
-                let facts = try auditor.facts(out.path)
-                let matches = facts?.xxh128 == out.hash.digest
-                artefacts[out.path] = [
-                    "path": out.path, "kind": declared.map { $0.kind == .out ? "out" : $0.kind == .metric ? "metric" : "plot" } ?? "out",
-                    "xxh128": out.hash.digest.description, "size": out.hash.size,
-                    "nfiles": JSONReport.orNull(out.hash.nfiles),
-                    "sha256": JSONReport.orNull(matches ? facts.map { "sha256:\($0.sha256)" } : nil),
-                    "in_workspace": facts == nil ? "missing" : matches ? "matches" : "modified",
-                    "cached": declared?.cache ?? true,
-                    "stage": stage.name, "run_id": runID, "cmd": record.cmd,
-                    "inputs": inputs, "params": params,
-                ] as [String: Any]
-            }
+            let part = try self.part(stage, record: record, entry: entry, run: run, carried: run == nil ? previousRuns()[entry] : nil,
+                                     facts: record.outs.map { try auditor.facts($0.path) }, sourcesByPath: sourcesByPath)
+            runs.append(part.run)
+            for (path, artefact) in part.artefacts { artefacts[path] = artefact }
         }
+        return header(now: now, runs: runs, artefacts: artefacts)
+    }
+
+    /// The runs of a `previous` report that can be carried over, by lock entry.
+    static func carriedRuns(_ previous: [String: Any]?) -> [String: [String: Any]] {
+        var found: [String: [String: Any]] = [:]
+        for run in previous?["runs"] as? [[String: Any]] ?? [] {
+            if let entry = run["lock_entry"] as? String, run["produced_by"] as? String != "unknown" { found[entry] = run }
+        }
+        return found
+    }
+
+    /// Source checks by the path they pin.
+    var sourcesByPath: [String: SourceCheck] {
+        Dictionary(sourceChecks.map { ($0.source.path, $0) }, uniquingKeysWith: { a, _ in a })
+    }
+
+    /// A stage's `RunLog.lockEntryDigest` (given or computed).
+    func entryDigest(_ stage: String, _ record: Lockfile.StageRecord) -> String {
+        lockEntries[stage] ?? RunLog.lockEntryDigest(stage: stage, record: record)
+    }
+
+    /// One stage's share of the lineage: its run and the artefacts it produced (path → object).
+    struct StagePart {
+        var run: [String: Any]
+        var artefacts: [(path: String, value: [String: Any])]
+    }
+
+    /// The run and artefacts of `stage`, from its lock `record` (whose digest is `entry`), the run
+    /// this machine recorded for it (or the one `carried` over from the previous report) and the
+    /// workspace `facts` of each of `record.outs` (nil: missing).
+    func part(_ stage: Stage, record: Lockfile.StageRecord, entry: String, run: RunLog.Record?, carried: [String: Any]?,
+              facts outFacts: [FileFacts?], sourcesByPath: [String: SourceCheck]) throws -> StagePart {
+        let runID = run?.runID ?? carried?["run_id"] as? String ?? Self.uuid(fromHex: entry)
+        var runJSON: [String: Any] = run?.json ?? carried ?? [
+            "run_id": runID, "stage": stage.name, "cmd": record.cmd, "wdir": stage.wdir.isEmpty ? "." : stage.wdir,
+            "started_at": NSNull(), "finished_at": NSNull(), "duration_s": NSNull(), "exit_code": NSNull(),
+            "produced_by": "unknown", "original_run_id": NSNull(), "lock_entry": entry, "executor": NSNull(),
+        ]
+        runJSON["note"] = run != nil ? NSNull()
+            : carried != nil ? "recorded elsewhere; carried over from the previous lineage.json"
+            : "no run record for the current lock entry (built elsewhere)"
+
+        let inputs: [Any] = record.deps.map { dep in
+            var input: [String: Any] = ["path": dep.path, "xxh128": dep.hash.digest.description, "size": dep.hash.size]
+            if let check = sourcesByPath[dep.path] {
+                input["kind"] = "source"
+                input["source"] = check.source.name
+                input["checksum"] = check.source.checksum.description
+                input["verified"] = check.status.rawValue
+            } else if let producer = pipeline.producer(of: dep.path) {
+                input["kind"] = "artefact"
+                input["stage"] = producer.stage.name
+            } else {
+                input["kind"] = "file"
+            }
+            return input
+        }
+        var params: [String: Any] = [:]
+        for (file, values) in record.params {
+            var kv: [String: Any] = [:]
+            for (k, v) in values { kv[k] = v.jsonObject }
+            params[file] = kv
+        }
+        var artefacts: [(path: String, value: [String: Any])] = []
+        for (out, facts) in zip(record.outs, outFacts) {
+            let declared = stage.outs.first { $0.path == out.path }
+            let matches = facts?.xxh128 == out.hash.digest
+            artefacts.append((out.path, [
+                "path": out.path, "kind": declared.map { $0.kind == .out ? "out" : $0.kind == .metric ? "metric" : "plot" } ?? "out",
+                "xxh128": out.hash.digest.description, "size": out.hash.size,
+                "nfiles": JSONReport.orNull(out.hash.nfiles),
+                "sha256": JSONReport.orNull(matches ? facts.map { "sha256:\($0.sha256)" } : nil),
+                "in_workspace": facts == nil ? "missing" : matches ? "matches" : "modified",
+                "cached": declared?.cache ?? true,
+                "stage": stage.name, "run_id": runID, "cmd": record.cmd,
+                "inputs": inputs, "params": params,
+            ] as [String: Any]))
+        }
+        return StagePart(run: runJSON, artefacts: artefacts)
+    }
+
+    /// The whole report around its `runs` and `artefacts` (whatever form their elements take).
+    func header(now: Date, runs: [Any], artefacts: [String: Any]) -> [String: Any] {
         let sources: [String: Any] = Dictionary(uniqueKeysWithValues: sourceChecks.map { c in
             (c.source.name, [
                 "path": c.source.path, "origin": JSONReport.orNull(c.source.origin), "checksum": c.source.checksum.description,
@@ -113,7 +151,7 @@ public struct Lineage: Sendable {
             ] as [String: Any])
         })
         let pipelineBytes = (try? LocalFileSystem().readFile(ProjectPath.join(workspace.root, pipeline.file))) ?? []
-        let git = Git(root: workspace.root).state
+        let git = gitState.map { $0() } ?? Git(root: workspace.root).state
         return [
             "schema_version": Self.schema, "crx_version": CRXVersion.string, "generated_at": AuditClock.iso(now),
             "project": projectName,

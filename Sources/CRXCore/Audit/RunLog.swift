@@ -134,6 +134,15 @@ public final class RunLog: @unchecked Sendable {
         return record(id: id)
     }
 
+    /// The lock entry digest the index records for `stage` (that of the block crx last rendered for it).
+    public func indexedLockEntry(stage: String) -> String? { index.withLock { $0.table[stage]?["lock_entry"] } }
+
+    /// The id of the run behind a stage's current lock entry, from the index alone (no record read).
+    public func currentRunID(stage: String, lockEntry: String) -> String? {
+        guard let e = index.withLock({ $0.table[stage] }), e["lock_entry"] == lockEntry else { return nil }
+        return e["run_id"]
+    }
+
     public func record(id: String) -> Record? {
         if let record = saved.withLock({ $0[id] }) { return record }
         return JSONReport.read("\(directory)/\(id).json").flatMap(Record.init(json:))

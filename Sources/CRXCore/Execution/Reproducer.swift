@@ -84,7 +84,8 @@ public final class Reproducer: @unchecked Sendable {
         let runLog = workspace.runLog()
         self.runLog = runLog
         lockWriter = LockWriter(path: workspace.lockPath, order: pipeline.stages.map(\.name), lock: try workspace.loadLock(),
-                                beforeWrite: { try? runLog.saveIndex() })
+                                beforeWrite: { try? runLog.saveIndex() },
+                                renderedEntry: { runLog.indexedLockEntry(stage: $0) })
         audit = AuditTrail(workspace: workspace, pipeline: pipeline, state: state, runLog: runLog)
     }
 

@@ -85,14 +85,44 @@ public final class StateCache: @unchecked Sendable {
         guard let file else { return }
         let (entries, dirty) = table.withLock { ($0.entries, $0.dirty) }
         guard dirty else { return }
-        var out = Self.header + "\n"
-        out.reserveCapacity(entries.count * 120)
-        for (path, e) in entries.sorted(by: { $0.key < $1.key }) {
-            out += "\(e.digest.hex)\t\(e.inode)\t\(e.size)\t\(e.mtimeNs)\t\(e.recordedNs)\t\(Self.render(e.extra))\t\(Escaping.escape(path))\n"
-        }
-        out += "\(Self.trailer)\(XXH3Hasher.digest(out).hex)\n"
-        try LocalFileSystem().writeAtomically(Array(out.utf8), to: file)
+        try LocalFileSystem().writeAtomically(Self.render(entries), to: file)
         table.withLock { $0.dirty = false }
+    }
+
+    /// The file's bytes for `entries` (sorted by path), written straight into one buffer: at 20,000
+    /// files formatting each line through `String` interpolation was most of the cost of saving.
+    static func render(_ entries: [String: Entry]) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(entries.count * 140 + 64)
+        out.append(contentsOf: header.utf8)
+        out.append(0x0A)
+        let tab: UInt8 = 0x09
+        for path in entries.keys.sorted() {
+            let e = entries[path]!
+            ByteText.appendHex(e.digest, to: &out)
+            out.append(tab)
+            ByteText.appendDecimal(e.inode, to: &out)
+            out.append(tab)
+            ByteText.appendDecimal(e.size, to: &out)
+            out.append(tab)
+            ByteText.appendDecimal(e.mtimeNs, to: &out)
+            out.append(tab)
+            ByteText.appendDecimal(e.recordedNs, to: &out)
+            out.append(tab)
+            if e.extra.isEmpty { out.append(UInt8(ascii: "-")) } else { out.append(contentsOf: render(e.extra).utf8) }
+            out.append(tab)
+            if path.utf8.contains(where: { $0 == 0x5C || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D }) {
+                out.append(contentsOf: Escaping.escape(path).utf8)
+            } else {
+                out.append(contentsOf: path.utf8)
+            }
+            out.append(0x0A)
+        }
+        let checksum = out.withUnsafeBytes { XXH3Hasher.digest($0) }
+        out.append(contentsOf: trailer.utf8)
+        ByteText.appendHex(checksum, to: &out)
+        out.append(0x0A)
+        return out
     }
 
     static func render(_ extra: [String: String]) -> String {

@@ -18,6 +18,14 @@ import Foundation
 /// writing the lock stays a bounded share of a build however big the lock is. Stages that finish
 /// further apart than `gap` are written one by one, as before.
 ///
+/// The blocks of stages the build does not record are not rendered at all when the lock file on
+/// disk still holds them as crx rendered them: the first write takes them from the file's bytes
+/// (at 1,000 stages rendering every untouched block was most of that write, when one stage ran).
+/// A block is taken only when the file is the one the writer's lock was read from (same identity)
+/// and the block's digest (`RunLog.lockEntryDigest`) is the one `renderedEntry` names for its
+/// stage — the run log's index records the digest of every block crx rendered — so a taken block
+/// is byte-identical to its rendering; any other block is rendered.
+///
 /// Crash safety: every write is atomic (temp file, fsync, rename), of a whole render of records that
 /// were complete when added (a stage is recorded only after its outputs are in the cache). A kill
 /// loses at most the records still pending: those stages are stale on the next repro, which runs
@@ -38,6 +46,7 @@ public final class LockWriter: @unchecked Sendable {
         var blocks: [String: String] = [:]
         var pending = false
         var pruned = false
+        var fileBlocksTaken = false
         var lastWrite: ContinuousClock.Instant?
         var gap: Duration
         var writes = 0
@@ -51,11 +60,19 @@ public final class LockWriter: @unchecked Sendable {
     /// the lock is (the run log's index) are written here.
     private let beforeWrite: @Sendable () -> Void
 
+    /// A stage → the lock entry digest of a block crx rendered for it (see above).
+    private let renderedEntry: @Sendable (String) -> String?
+    /// The lock file's identity when the writer was made (just after `lock` was read from it).
+    private let loadedIdentity: FileStat?
+
     public init(path: String, order: [String], lock: Lockfile,
                 minimumInterval: Duration = .milliseconds(20), costFactor: Int = 10,
-                beforeWrite: @escaping @Sendable () -> Void = {}) {
+                beforeWrite: @escaping @Sendable () -> Void = {},
+                renderedEntry: @escaping @Sendable (String) -> String? = { _ in nil }) {
         self.path = path
         self.beforeWrite = beforeWrite
+        self.renderedEntry = renderedEntry
+        loadedIdentity = lock.stages.isEmpty ? nil : LocalFileSystem().stat(path)
         self.order = order
         self.minimumInterval = minimumInterval
         self.costFactor = costFactor
@@ -126,6 +143,7 @@ public final class LockWriter: @unchecked Sendable {
     /// and rendering each block again cost as much as writing the lock.
     public func entryDigests() -> [String: String] {
         state.withLock { s in
+            takeFileBlocks(&s)
             var result: [String: String] = [:]
             result.reserveCapacity(s.lock.stages.count)
             for (name, record) in s.lock.stages {
@@ -152,6 +170,7 @@ public final class LockWriter: @unchecked Sendable {
     private func render(_ s: inout State) -> String {
         let names = s.pruned ? order.filter { s.lock.stages[$0] != nil } : nil
         guard let names, !names.isEmpty else { return s.lock.render(order: order) }
+        takeFileBlocks(&s)
         var text = Lockfile.header
         for name in names {
             if let block = s.blocks[name] {
@@ -163,6 +182,41 @@ public final class LockWriter: @unchecked Sendable {
             }
         }
         return text
+    }
+
+    /// Takes, once, the blocks of stages not rendered yet from the lock file (see above).
+    private func takeFileBlocks(_ s: inout State) {
+        guard !s.fileBlocksTaken else { return }
+        s.fileBlocksTaken = true
+        guard let identity = loadedIdentity, let bytes = try? fs.readFile(path), bytes.count == identity.size,
+              fs.stat(path) == identity else { return }
+        let header = Array(Lockfile.header.utf8)
+        guard bytes.starts(with: header) else { return }
+        bytes.withUnsafeBufferPointer { buffer in
+            let space = UInt8(ascii: " ")
+            var start = header.count
+            while start < buffer.count {
+                // `  <name>:` then lines indented by more than two spaces, up to the next stage.
+                var lineEnd = start
+                while lineEnd < buffer.count && buffer[lineEnd] != 10 { lineEnd += 1 }
+                guard lineEnd < buffer.count, lineEnd - start > 3, buffer[start] == space, buffer[start + 1] == space,
+                      buffer[start + 2] != space, buffer[lineEnd - 1] == UInt8(ascii: ":") else { return }
+                var end = lineEnd + 1
+                while end + 2 < buffer.count && buffer[end] == space && buffer[end + 1] == space && buffer[end + 2] == space {
+                    while end < buffer.count && buffer[end] != 10 { end += 1 }
+                    guard end < buffer.count else { return }  // a last line without `\n`: not crx's layout
+                    end += 1
+                }
+                defer { start = end }
+                guard let name = LockfileLineParser.Scalars.scalar(buffer, from: start + 2, to: lineEnd - 1),
+                      s.blocks[name] == nil, s.lock.stages[name] != nil, let expected = renderedEntry(name) else { continue }
+                let block = UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: buffer[start ..< end]))
+                let hasher = XXH3Hasher()
+                header.withUnsafeBytes { hasher.update($0) }
+                hasher.update(block)
+                if hasher.finalize().hex == expected { s.blocks[name] = String(decoding: block, as: UTF8.self) }
+            }
+        }
     }
 
     private func write(_ s: inout State) throws {

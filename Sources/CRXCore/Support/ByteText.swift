@@ -1,6 +1,7 @@
 /// Numbers and digests read straight from byte ranges of crx's own line-based files (the lock,
 /// the state cache), in exactly the forms crx writes them: no `String` per field, no allocation.
-/// Every reader returns nil for anything else, and its caller falls back or skips the line.
+/// Every reader returns nil for anything else, and its caller falls back or skips the line. The
+/// writers append the same forms to a byte buffer.
 enum ByteText {
     /// Lowercase hex digits in [from, to) (at most 16), as a number.
     static func hex(_ bytes: UnsafeBufferPointer<UInt8>, from: Int, to: Int) -> UInt64? {
@@ -62,5 +63,34 @@ enum ByteText {
             v = sum
         }
         return v
+    }
+
+    /// Appends `Digest.hex` (32 lowercase hex digits).
+    static func appendHex(_ digest: Digest, to out: inout [UInt8]) {
+        let digits: StaticString = "0123456789abcdef"
+        for word in [digest.high, digest.low] {
+            for shift in stride(from: 60, through: 0, by: -4) {
+                out.append(digits.utf8Start[Int((word >> UInt64(shift)) & 0xF)])
+            }
+        }
+    }
+
+    /// Appends `value` in decimal, as `description` writes it.
+    static func appendDecimal(_ value: some BinaryInteger, to out: inout [UInt8]) {
+        if value < 0 { out.append(UInt8(ascii: "-")) }
+        var magnitude = value.magnitude
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // room for 24 digits
+        var count = 0
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            repeat {
+                buffer[count] = UInt8(ascii: "0") + UInt8(truncatingIfNeeded: magnitude % 10)
+                magnitude /= 10
+                count += 1
+            } while magnitude > 0
+            while count > 0 {
+                count -= 1
+                out.append(buffer[count])
+            }
+        }
     }
 }

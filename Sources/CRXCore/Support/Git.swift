@@ -26,11 +26,45 @@ public struct Git: Sendable {
         run(arguments).map { String(decoding: $0, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) }
     }
 
-    /// HEAD and whether tracked files differ from it; nil outside a git work tree.
+    /// HEAD and whether tracked files differ from it; nil outside a git work tree (then, unless a
+    /// `GIT_*` variable could point git elsewhere, found without starting git: no `.git` in the
+    /// root or any parent directory).
     public var state: (commit: String, dirty: Bool)? {
+        guard mayBeInWorkTree else { return nil }
         guard let head = text(["rev-parse", "HEAD"]), !head.isEmpty else { return nil }
         let status = text(["status", "--porcelain", "--untracked-files=no"]) ?? ""
         return (head, !status.isEmpty)
+    }
+
+    /// `state`, found on another thread while the caller goes on; the closure waits for it.
+    public func stateInBackground() -> @Sendable () -> (commit: String, dirty: Bool)? {
+        let result = Protected<(commit: String, dirty: Bool)??>(nil)
+        let done = DispatchSemaphore(value: 0)
+        let thread = Thread {
+            result.withLock { $0 = .some(self.state) }
+            done.signal()
+        }
+        thread.stackSize = 1 << 20
+        thread.start()
+        return {
+            if let found = result.snapshot { return found }
+            done.wait()
+            done.signal()
+            return result.snapshot ?? nil
+        }
+    }
+
+    /// False when git would certainly find no work tree for `root`.
+    var mayBeInWorkTree: Bool {
+        if ProcessInfo.processInfo.environment.keys.contains(where: { $0.hasPrefix("GIT_") }) { return true }
+        let fs = LocalFileSystem()
+        var dir = root.hasPrefix("/") ? root : FileManager.default.currentDirectoryPath + "/" + root
+        while true {
+            if fs.stat(dir + "/.git") != nil { return true }
+            let parent = (dir as NSString).deletingLastPathComponent
+            if parent == dir || parent.isEmpty { return false }
+            dir = parent
+        }
     }
 
     /// The content of a root-relative path at `revision`; nil when it does not exist there.
