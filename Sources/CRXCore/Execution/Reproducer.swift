@@ -208,6 +208,7 @@ public final class Reproducer: @unchecked Sendable {
             .skipped(reason: "upstream stage '\(pipeline.stages[upstream].name)' did not complete")
         }
 
+        var triedInline: Set<Int> = []
         condition.lock()
         while true {
             // Stages that finished since the last pass release their downstream stages, or block them.
@@ -226,6 +227,13 @@ public final class Reproducer: @unchecked Sendable {
                 // Locally, `-j` is a budget of cores and a stage takes its `resources.cpus` of it (a
                 // stage wanting more than the budget runs alone); a cluster executor counts jobs.
                 while let i = queue.peekReady() {
+                    // A stage whose freshness takes only stats is settled here, without a thread.
+                    if triedInline.insert(i).inserted && isUpToDateByStats(i, options: options) {
+                        _ = queue.nextReady()
+                        settle(i, .upToDate)
+                        board.arrived.append((i, .upToDate))
+                        continue
+                    }
                     let cost = executor.sharesLocalCores ? pipeline.stages[i].resources.cores(budget: jobs) : 1
                     guard board.running == 0 || board.coresInUse + cost <= jobs else { break }
                     _ = queue.nextReady()
@@ -303,6 +311,18 @@ public final class Reproducer: @unchecked Sendable {
         }
     }
 
+    /// Whether stage `i` is up to date, when deciding it takes stats only (every file its deps and
+    /// outs cover is vouched for by the state cache): then the scheduler settles it on its own
+    /// thread and a no-op repro starts no thread per stage. Anything else — frozen, forced, never
+    /// run, a file to hash, an output to restore, an error — is left to `process`.
+    func isUpToDateByStats(_ i: Int, options: Options) -> Bool {
+        let stage = pipeline.stages[i]
+        guard !stage.frozen, !options.force, !stage.alwaysChanged, !interruptedFlag.snapshot,
+              let record = lockWriter.recorded(stage.name),
+              let snapshot = inspector.rememberedSnapshot(stage) else { return false }
+        return Planner.decide(stage, record: record, snapshot: snapshot, force: false, inCache: { _ in false }) == .upToDate
+    }
+
     /// One stage, start to finish. Never throws: every problem becomes `.failed`.
     func process(_ i: Int, options: Options, executor: Executor, observer: ReproObserver, parallel: Bool) -> Outcome {
         let stage = pipeline.stages[i]
@@ -330,10 +350,20 @@ public final class Reproducer: @unchecked Sendable {
             }
             return .frozen
         }
-        let depStats = try statDeps(stage)
-        let snapshot = try inspector.snapshot(stage)
+        // A stage that will run takes its deps' identities first (checked again after the command:
+        // the deps must not change while it runs), then the snapshot its record holds. One that may
+        // be fresh is decided from a snapshot alone; if it turns out stale, identities and snapshot
+        // are taken again in that order — so the recorded digests are never older than the identities.
         let inCache: (PathDigest) -> Bool = { [checkout] in checkout.isRestorable($0) || options.remote?.available($0) == true }
+        var depStats: [String: FileStat]?
+        if record == nil || options.force || stage.alwaysChanged { depStats = try statDeps(stage) }
+        var snapshot = try inspector.snapshot(stage)
         var decision = Planner.decide(stage, record: record, snapshot: snapshot, force: options.force, inCache: inCache)
+        if depStats == nil, case .run = decision {
+            depStats = try statDeps(stage)
+            snapshot = try inspector.snapshot(stage)
+            decision = Planner.decide(stage, record: record, snapshot: snapshot, force: options.force, inCache: inCache)
+        }
         if case let .restore(entries) = decision {
             observer.stageRestoring(stage.name, paths: entries.map(\.path))
             let started = Date()
@@ -350,6 +380,10 @@ public final class Reproducer: @unchecked Sendable {
                 // Nothing corrupt is written out; the stage is rebuilt instead (and re-stores the object).
                 rejected(error, stage: stage.name, observer: observer)
                 decision = .run(entries.map { .outMissing(path: $0.path) })
+                if depStats == nil {
+                    depStats = try statDeps(stage)
+                    snapshot = try inspector.snapshot(stage)
+                }
             }
         }
         switch decision {
@@ -425,7 +459,7 @@ public final class Reproducer: @unchecked Sendable {
                                             stderrTail: result.stderrTail, logPath: logPath))
             }
             // The deps must be what was hashed before the run.
-            let changed = try changedDeps(stage, before: depStats)
+            let changed = try changedDeps(stage, before: depStats ?? [:])
             if !changed.isEmpty {
                 return .failed(StageFailure(stage: stage.name,
                                             message: "dependencies changed while the stage ran: \(changed.joined(separator: ", ")); "
