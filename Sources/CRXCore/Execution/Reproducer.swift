@@ -79,7 +79,7 @@ public final class Reproducer: @unchecked Sendable {
         store = workspace.objectStore()
         state = workspace.stateCache()
         runCache = workspace.runCache()
-        inspector = Inspector(hasher: PathHasher(root: workspace.root, state: state), params: ParamsCache(root: workspace.root))
+        inspector = Inspector(hasher: PathHasher(root: workspace.root, state: state), params: workspace.paramsCache())
         checkout = Checkout(root: workspace.root, store: store, state: state)
         let runLog = workspace.runLog()
         self.runLog = runLog
