@@ -73,19 +73,21 @@ public final class Reproducer: @unchecked Sendable {
     public let audit: AuditTrail
     let fs = LocalFileSystem()
 
-    public init(workspace: Workspace, pipeline: Pipeline) throws {
+    /// `state`: the workspace's state cache when the caller opened it already (it is read in the
+    /// background from then on, e.g. while the pipeline loads); else it is opened here.
+    public init(workspace: Workspace, pipeline: Pipeline, state: StateCache? = nil) throws {
         self.workspace = workspace
         self.pipeline = pipeline
         store = workspace.objectStore()
-        state = workspace.stateCache()
+        self.state = state ?? workspace.stateCache()
         runCache = workspace.runCache()
-        inspector = Inspector(hasher: PathHasher(root: workspace.root, state: state), params: workspace.paramsCache())
-        checkout = Checkout(root: workspace.root, store: store, state: state)
+        inspector = Inspector(hasher: PathHasher(root: workspace.root, state: self.state), params: workspace.paramsCache())
+        checkout = Checkout(root: workspace.root, store: store, state: self.state)
         let runLog = workspace.runLog()
         self.runLog = runLog
         lockWriter = LockWriter(path: workspace.lockPath, order: pipeline.stages.map(\.name), lock: try workspace.loadLock(),
                                 beforeWrite: { try? runLog.saveIndex() })
-        audit = AuditTrail(workspace: workspace, pipeline: pipeline, state: state, runLog: runLog)
+        audit = AuditTrail(workspace: workspace, pipeline: pipeline, state: self.state, runLog: runLog)
     }
 
     /// Verifies the pinned sources the selected stages read; returns the failing checks.

@@ -34,7 +34,8 @@ struct Status: ParsableCommand {
                 }
                 return try RemoteStatus.run(workspace, remote: name, targets: targets, json: json, exitCode: exitCode)
             }
-            let reproducer = try Reproducer(workspace: workspace, pipeline: try workspace.loadPipeline())
+            let state = workspace.stateCache()  // read in the background while the pipeline loads
+            let reproducer = try Reproducer(workspace: workspace, pipeline: try workspace.loadPipeline(), state: state)
             var options = Reproducer.Options()
             options.targets = targets
             let report = try reproducer.plan(options)
