@@ -23,7 +23,9 @@ import Foundation
 /// Concurrency: stages run on their own threads, at most `jobs` at a time. Shared: `lockWriter`
 /// (the lockfile being written; its mutex also serialises writing the file), `state` (its own
 /// mutex), the object store (safe: content-addressed, atomic renames), the scheduler's
-/// bookkeeping (`Board` and the `StageQueue`, guarded by `condition`).
+/// bookkeeping (`Board` and the `StageQueue`, guarded by `condition`). A plan takes its snapshots on
+/// every core first (`snapshots`: they share the state cache and the params cache, each with its own
+/// mutex), then judges the stages in order on the calling thread.
 public final class Reproducer: @unchecked Sendable {
     public struct Options: Sendable {
         public var targets: [String] = []
@@ -74,8 +76,9 @@ public final class Reproducer: @unchecked Sendable {
     let fs = LocalFileSystem()
 
     /// `state`: the workspace's state cache when the caller opened it already (it is read in the
-    /// background from then on, e.g. while the pipeline loads); else it is opened here.
-    public init(workspace: Workspace, pipeline: Pipeline, state: StateCache? = nil) throws {
+    /// background from then on, e.g. while the pipeline loads); else it is opened here. `lock`: the
+    /// workspace's lock when the caller loaded it already; else it is loaded here.
+    public init(workspace: Workspace, pipeline: Pipeline, state: StateCache? = nil, lock: Lockfile? = nil) throws {
         self.workspace = workspace
         self.pipeline = pipeline
         store = workspace.objectStore()
@@ -85,7 +88,7 @@ public final class Reproducer: @unchecked Sendable {
         checkout = Checkout(root: workspace.root, store: store, state: self.state)
         let runLog = workspace.runLog()
         self.runLog = runLog
-        lockWriter = LockWriter(path: workspace.lockPath, order: pipeline.stages.map(\.name), lock: try workspace.loadLock(),
+        lockWriter = LockWriter(path: workspace.lockPath, order: pipeline.stages.map(\.name), lock: try lock ?? workspace.loadLock(),
                                 beforeWrite: { try? runLog.saveIndex() })
         audit = AuditTrail(workspace: workspace, pipeline: pipeline, state: self.state, runLog: runLog)
     }
@@ -139,6 +142,7 @@ public final class Reproducer: @unchecked Sendable {
         var predicted: [String: PathDigest] = [:]
         let chosen = Set(selected)
         let badSources = try sourceProblems(selected)
+        var taken = snapshots(selected.filter { !pipeline.stages[$0].frozen })
         for i in selected {
             let stage = pipeline.stages[i]
             report.stages.append(stage.name)
@@ -147,7 +151,10 @@ public final class Reproducer: @unchecked Sendable {
                 report.outcomes[stage.name] = .frozen
                 continue
             }
-            let snapshot = try inspector.snapshot(stage, predicted: predicted)
+            var snapshot = try taken.removeValue(forKey: i)!.get()
+            if !snapshot.missingDeps.isEmpty && !predicted.isEmpty {
+                snapshot = try inspector.snapshot(stage, predicted: predicted)
+            }
             if !snapshot.missingDeps.isEmpty {
                 let missing = Set(snapshot.missingDeps)
                 try refuseMissingRawDeps(stage) { missing.contains($0) }
@@ -186,6 +193,14 @@ public final class Reproducer: @unchecked Sendable {
         return report
     }
 
+    /// The snapshots of stages `indices` (without predicted digests), taken on every core at once:
+    /// taking one only reads (stats, the state cache, the params), so the order is free; errors are
+    /// kept, to be thrown when the plan reaches their stage, as a snapshot taken there would.
+    func snapshots(_ indices: [Int]) -> [Int: Result<StageSnapshot, any Error>] {
+        let taken = parallelMap(indices) { [inspector, pipeline] i in Result { try inspector.snapshot(pipeline.stages[i]) } }
+        return Dictionary(zip(indices, taken), uniquingKeysWith: { a, _ in a })
+    }
+
     // MARK: running
 
     /// Runs the stale stages. The caller holds the project lock.
@@ -197,6 +212,7 @@ public final class Reproducer: @unchecked Sendable {
         workspace.removeStaleTemporaries(pipeline: pipeline)
         var report = Report()
         report.stages = selected.map { pipeline.stages[$0].name }
+        let chosen = Set(selected)
 
         let board = Board()
         let condition = board.condition
@@ -210,6 +226,12 @@ public final class Reproducer: @unchecked Sendable {
             .skipped(reason: "upstream stage '\(pipeline.stages[upstream].name)' did not complete")
         }
 
+        // Stages fresh by stats alone, judged on every core before anything runs. Such a stage is
+        // settled as soon as it is ready if every selected upstream stage was settled that way too
+        // (nothing crx did since can have touched its deps or outs); else it is judged again then.
+        let freshAtStart = Set(zip(selected, parallelMap(selected) { [self] in isUpToDateByStats($0, options: options) })
+            .filter(\.1).map(\.0))
+        var settledInline: Set<Int> = []
         var triedInline: Set<Int> = []
         condition.lock()
         while true {
@@ -230,8 +252,11 @@ public final class Reproducer: @unchecked Sendable {
                 // stage wanting more than the budget runs alone); a cluster executor counts jobs.
                 while let i = queue.peekReady() {
                     // A stage whose freshness takes only stats is settled here, without a thread.
-                    if triedInline.insert(i).inserted && isUpToDateByStats(i, options: options) {
+                    if triedInline.insert(i).inserted && !interruptedFlag.snapshot,
+                       freshAtStart.contains(i) && pipeline.upstream[i].allSatisfy({ !chosen.contains($0) || settledInline.contains($0) })
+                        || isUpToDateByStats(i, options: options) {
                         _ = queue.nextReady()
+                        settledInline.insert(i)
                         settle(i, .upToDate)
                         board.arrived.append((i, .upToDate))
                         continue

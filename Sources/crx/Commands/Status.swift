@@ -34,8 +34,11 @@ struct Status: ParsableCommand {
                 }
                 return try RemoteStatus.run(workspace, remote: name, targets: targets, json: json, exitCode: exitCode)
             }
-            let state = workspace.stateCache()  // read in the background while the pipeline loads
-            let reproducer = try Reproducer(workspace: workspace, pipeline: try workspace.loadPipeline(), state: state)
+            // The state cache and the lock are read on other threads while the pipeline loads.
+            let state = workspace.stateCache()
+            let lock = BackgroundValue { Result { try workspace.loadLock() } }
+            let pipeline = try workspace.loadPipeline()
+            let reproducer = try Reproducer(workspace: workspace, pipeline: pipeline, state: state, lock: try lock.take().get())
             var options = Reproducer.Options()
             options.targets = targets
             let report = try reproducer.plan(options)
