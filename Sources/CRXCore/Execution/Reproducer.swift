@@ -206,7 +206,13 @@ public final class Reproducer: @unchecked Sendable {
     /// Runs the stale stages. The caller holds the project lock.
     public func run(_ options: Options, executor: Executor, observer: ReproObserver) throws -> Report {
         let selected = try pipeline.select(targets: options.targets, options.selection)
-        try checkDepsExist(selected)
+        // Stages fresh by stats alone, judged on every core before anything runs. Such a stage is
+        // settled as soon as it is ready if every selected upstream stage was settled that way too
+        // (nothing crx did since can have touched its deps or outs); else it is judged again then.
+        // Its deps and params files exist: `checkDepsExist` has nothing to check for it.
+        let freshAtStart = Set(zip(selected, parallelMap(selected) { [self] in isUpToDateByStats($0, options: options) })
+            .filter(\.1).map(\.0))
+        try checkDepsExist(selected.filter { !freshAtStart.contains($0) })
         let badSources = try sourceProblems(selected)
         if !badSources.isEmpty { throw SourceError(checks: badSources) }
         workspace.removeStaleTemporaries(pipeline: pipeline)
@@ -226,11 +232,6 @@ public final class Reproducer: @unchecked Sendable {
             .skipped(reason: "upstream stage '\(pipeline.stages[upstream].name)' did not complete")
         }
 
-        // Stages fresh by stats alone, judged on every core before anything runs. Such a stage is
-        // settled as soon as it is ready if every selected upstream stage was settled that way too
-        // (nothing crx did since can have touched its deps or outs); else it is judged again then.
-        let freshAtStart = Set(zip(selected, parallelMap(selected) { [self] in isUpToDateByStats($0, options: options) })
-            .filter(\.1).map(\.0))
         var settledInline: Set<Int> = []
         var triedInline: Set<Int> = []
         condition.lock()
