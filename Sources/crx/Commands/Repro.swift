@@ -8,6 +8,7 @@ import Foundation
 
 struct Repro: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "repro",
         abstract: "Run the stale stages of the pipeline (or of the targets and what they need).")
 
     @OptionGroup var global: GlobalOptions

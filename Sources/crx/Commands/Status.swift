@@ -3,6 +3,7 @@ import CRXCore
 
 struct Status: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "status",
         abstract: "Show which stages are stale and why (reads only; never waits for the project lock).")
 
     @OptionGroup var global: GlobalOptions
