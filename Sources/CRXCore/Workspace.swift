@@ -13,6 +13,7 @@ import Foundation
 /// <root>/.crx/runcache/         run-cache entries (RunCache)
 /// <root>/.crx/state/state.v1    the state cache (StateCache)
 /// <root>/.crx/state/pipeline.v1 the last parsed pipeline, with what it was parsed from (PipelineCache)
+/// <root>/.crx/state/params.v1   the last parsed params files, with their content digests (ParsedParamsCache)
 /// <root>/.crx/logs/<stage>.log  the last run's output of each stage
 /// <root>/.crx/lock              the project lock (ProjectLock)
 /// ```
@@ -150,6 +151,12 @@ public struct Workspace: Sendable {
     public func objectStore() -> LocalObjectStore { LocalObjectStore(directory: cacheDirectory) }
     public func stateCache() -> StateCache { StateCache(file: crxDirectory + "/state/state.v1") }
     public func pipelineCache() -> PipelineCache { PipelineCache(file: crxDirectory + "/state/pipeline.v1") }
+    /// The params files: parsed once per process, and not again while their bytes are those an
+    /// earlier run parsed (`ParsedParamsCache`; only in an initialised project: reading never creates `.crx/`).
+    public func paramsCache() -> ParamsCache {
+        let initialised = LocalFileSystem().stat(crxDirectory)?.kind == .directory
+        return ParamsCache(root: root, parsed: initialised ? ParsedParamsCache(file: crxDirectory + "/state/params.v1") : nil)
+    }
     public func runCache() -> RunCache { RunCache(directory: crxDirectory + "/runcache") }
     public func runLog() -> RunLog { RunLog(directory: crxDirectory + "/runs") }
 }

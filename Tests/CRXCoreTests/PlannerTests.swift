@@ -73,4 +73,33 @@ import Testing
         snap2.deps.append(.init(path: "extra.csv", hash: b))
         #expect(decide(snap2, stage: s) == .run([.depAdded(path: "extra.csv")]))
     }
+
+    /// `decide` skips the lookup tables when the record lists the stage's deps in order, unchanged;
+    /// whenever it does, the general rules find no dep reason either (duplicate paths included).
+    @Test func theInOrderShortcutAgreesWithTheGeneralRules() {
+        let x = PathDigest(digest: XXH3Hasher.digest("x"), size: 1)
+        let dep = { (p: String) in Stage.Dep(path: p, location: loc) }
+        let entry = { (p: String, d: PathDigest) in Lockfile.Entry(path: p, hash: d) }
+        let cases: [(deps: [String], locked: [Lockfile.Entry], now: [Lockfile.Entry])] = [
+            (["a", "b"], [entry("a", a), entry("b", b)], [entry("a", a), entry("b", b)]),
+            (["a", "b"], [entry("a", a), entry("b", b)], [entry("a", a), entry("b", x)]),
+            (["a", "b"], [entry("b", b), entry("a", a)], [entry("a", a), entry("b", b)]),
+            (["a", "a"], [entry("a", a), entry("a", x)], [entry("a", a), entry("a", a)]),
+            (["a", "a"], [entry("a", a), entry("a", a)], [entry("a", a), entry("a", a)]),
+            (["a"], [entry("a", a), entry("c", x)], [entry("a", a)]),
+        ]
+        for (n, c) in cases.enumerated() {
+            var s = stage
+            s.deps = c.deps.map(dep)
+            var r = record
+            r.deps = c.locked
+            let snap = StageSnapshot(deps: c.now, missingDeps: [], params: ["params.yaml": ["lr": .double(0.1)]],
+                                     missingParams: [], outs: ["model": .some(m)])
+            var general: [StaleReason] = []
+            Planner.depReasons(s, record: r, snapshot: snap, into: &general)
+            if Planner.depsUnchanged(s, record: r, snapshot: snap) { #expect(general.isEmpty, "case \(n)") }
+            let decided = decide(snap, stage: s, record: r)
+            #expect(decided == (general.isEmpty ? .upToDate : .run(general)), "case \(n)")
+        }
+    }
 }

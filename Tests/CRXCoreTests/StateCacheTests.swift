@@ -67,4 +67,36 @@ import Testing
         for bad in ["", "-", "+1", "01", "-0", "1a", " 1", "9223372036854775808", "-9223372036854775809"] { #expect(signed(bad) == nil, "\(bad)") }
         #expect(unsigned("18446744073709551616") == nil)
     }
+
+    @Test func extrasAreReadFromTheirBytes() {
+        func parse(_ s: String) -> [String: String] { Array(s.utf8).withUnsafeBufferPointer { StateCache.parseExtra($0, from: 0, to: $0.count) } }
+        #expect(parse("-") == [:])
+        #expect(parse("lines:12,md5:ab,sha256:cd") == ["lines": "12", "md5": "ab", "sha256": "cd"])
+        #expect(parse("a:b:c") == ["a": "b:c"])
+        #expect(parse("noval:,:nokey,plain,k:v,") == ["k": "v"])
+        let extra = ["sha256": String(repeating: "e", count: 64), "lines": "3"]
+        #expect(parse(StateCache.render(extra)) == extra)
+    }
+
+    /// The file is read on another thread from `init` on; whatever is done first (a lookup, a
+    /// record, a save) sees its entries, and a record made before the load finished is kept.
+    @Test func theBackgroundLoadIsSeenByTheFirstAccessWhateverItIs() throws {
+        let dir = TempDir()
+        let file = dir.path + "/state.v1"
+        let st = { (i: Int) in FileStat(kind: .file, inode: UInt64(i), size: 1, mtimeNs: 1_795_000_000_000_000_000) }
+        let state = StateCache(file: file)
+        for i in 0..<1000 { state.record("f\(i)", stat: st(i), digest: XXH3Hasher.digest("\(i)"), trusted: true) }
+        try state.save()
+        // a record first: the loaded entries and the new one are saved together
+        let first = StateCache(file: file)
+        first.record("new", stat: st(5000), digest: XXH3Hasher.digest("new"), trusted: true)
+        try first.save()
+        let reloaded = StateCache(file: file)
+        #expect(reloaded.count == 1001)
+        #expect(reloaded.lookup("f999", stat: st(999))?.digest == XXH3Hasher.digest("999"))
+        #expect(reloaded.lookup("new", stat: st(5000)) != nil)
+        // a cache dropped before anything asked for it does no harm
+        _ = StateCache(file: file)
+        #expect(StateCache(file: dir.path + "/absent").count == 0)
+    }
 }

@@ -29,6 +29,14 @@ public struct Inspector: Sendable {
         return StageSnapshot(deps: deps, missingDeps: missing, params: values, missingParams: missingParams, outs: outs)
     }
 
+    /// The snapshot when it needs no file read: every file the stage's deps and outs cover is one the
+    /// state cache vouches for. Nil otherwise (a file to hash, or any error: `snapshot` says which).
+    public func rememberedSnapshot(_ stage: Stage) -> StageSnapshot? {
+        var hasher = self.hasher
+        hasher.rememberedOnly = true
+        return try? Inspector(hasher: hasher, params: params).snapshot(stage)
+    }
+
     /// The current values of the stage's params, and the declared keys that are missing.
     public func paramValues(_ stage: Stage) throws -> ([String: [String: ParamValue]], [(file: String, key: String)]) {
         var values: [String: [String: ParamValue]] = [:]

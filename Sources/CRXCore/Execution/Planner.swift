@@ -33,22 +33,10 @@ public enum Planner {
         if stage.alwaysChanged { reasons.append(.alwaysChanged) }
         if record.cmd != stage.cmd { reasons.append(.cmdChanged(old: record.cmd, new: stage.cmd)) }
 
-        // deps
-        let locked = Dictionary(record.deps.map { ($0.path, $0.hash) }, uniquingKeysWith: { a, _ in a })
-        let current = Dictionary(snapshot.deps.map { ($0.path, $0.hash) }, uniquingKeysWith: { a, _ in a })
-        for dep in stage.deps {
-            if let now = current[dep.path] {
-                if let then = locked[dep.path] {
-                    if then.digest != now.digest { reasons.append(.depChanged(path: dep.path, old: then.digest, new: now.digest)) }
-                } else {
-                    reasons.append(.depAdded(path: dep.path))
-                }
-            } else if snapshot.missingDeps.contains(dep.path) {
-                reasons.append(.depMissing(path: dep.path))
-            }
+        // deps (no lookup tables when the record lists the stage's deps, in order, unchanged)
+        if !depsUnchanged(stage, record: record, snapshot: snapshot) {
+            depReasons(stage, record: record, snapshot: snapshot, into: &reasons)
         }
-        let declared = Set(stage.deps.map(\.path))
-        for d in record.deps where !declared.contains(d.path) { reasons.append(.depRemoved(path: d.path)) }
 
         // params
         var lockedParams = record.params
@@ -97,5 +85,37 @@ public enum Planner {
         }
         if !reasons.isEmpty { return .run(reasons) }
         return restorable.isEmpty ? .upToDate : .restore(restorable)
+    }
+
+    /// True when the record and the snapshot hold exactly the stage's deps, in its order, with the
+    /// same digests: then `depReasons` would find nothing (with duplicate paths too: it compares
+    /// first occurrences, which are pairs here).
+    static func depsUnchanged(_ stage: Stage, record: Lockfile.StageRecord, snapshot: StageSnapshot) -> Bool {
+        let n = stage.deps.count
+        guard record.deps.count == n, snapshot.deps.count == n, snapshot.missingDeps.isEmpty else { return false }
+        for k in 0..<n {
+            let then = record.deps[k], now = snapshot.deps[k]
+            guard then.hash.digest == now.hash.digest, then.path == now.path, now.path == stage.deps[k].path else { return false }
+        }
+        return true
+    }
+
+    /// Why the stage's deps make it stale: changed, added, missing, removed.
+    static func depReasons(_ stage: Stage, record: Lockfile.StageRecord, snapshot: StageSnapshot, into reasons: inout [StaleReason]) {
+        let locked = Dictionary(record.deps.map { ($0.path, $0.hash) }, uniquingKeysWith: { a, _ in a })
+        let current = Dictionary(snapshot.deps.map { ($0.path, $0.hash) }, uniquingKeysWith: { a, _ in a })
+        for dep in stage.deps {
+            if let now = current[dep.path] {
+                if let then = locked[dep.path] {
+                    if then.digest != now.digest { reasons.append(.depChanged(path: dep.path, old: then.digest, new: now.digest)) }
+                } else {
+                    reasons.append(.depAdded(path: dep.path))
+                }
+            } else if snapshot.missingDeps.contains(dep.path) {
+                reasons.append(.depMissing(path: dep.path))
+            }
+        }
+        let declared = Set(stage.deps.map(\.path))
+        for d in record.deps where !declared.contains(d.path) { reasons.append(.depRemoved(path: d.path)) }
     }
 }

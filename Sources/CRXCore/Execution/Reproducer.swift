@@ -23,7 +23,9 @@ import Foundation
 /// Concurrency: stages run on their own threads, at most `jobs` at a time. Shared: `lockWriter`
 /// (the lockfile being written; its mutex also serialises writing the file), `state` (its own
 /// mutex), the object store (safe: content-addressed, atomic renames), the scheduler's
-/// bookkeeping (`Board` and the `StageQueue`, guarded by `condition`).
+/// bookkeeping (`Board` and the `StageQueue`, guarded by `condition`). A plan takes its snapshots on
+/// every core first (`snapshots`: they share the state cache and the params cache, each with its own
+/// mutex), then judges the stages in order on the calling thread.
 public final class Reproducer: @unchecked Sendable {
     public struct Options: Sendable {
         public var targets: [String] = []
@@ -73,20 +75,23 @@ public final class Reproducer: @unchecked Sendable {
     public let audit: AuditTrail
     let fs = LocalFileSystem()
 
-    public init(workspace: Workspace, pipeline: Pipeline) throws {
+    /// `state`: the workspace's state cache when the caller opened it already (it is read in the
+    /// background from then on, e.g. while the pipeline loads); else it is opened here. `lock`: the
+    /// workspace's lock when the caller loaded it already; else it is loaded here.
+    public init(workspace: Workspace, pipeline: Pipeline, state: StateCache? = nil, lock: Lockfile? = nil) throws {
         self.workspace = workspace
         self.pipeline = pipeline
         store = workspace.objectStore()
-        state = workspace.stateCache()
+        self.state = state ?? workspace.stateCache()
         runCache = workspace.runCache()
-        inspector = Inspector(hasher: PathHasher(root: workspace.root, state: state), params: ParamsCache(root: workspace.root))
-        checkout = Checkout(root: workspace.root, store: store, state: state)
+        inspector = Inspector(hasher: PathHasher(root: workspace.root, state: self.state), params: workspace.paramsCache())
+        checkout = Checkout(root: workspace.root, store: store, state: self.state)
         let runLog = workspace.runLog()
         self.runLog = runLog
-        lockWriter = LockWriter(path: workspace.lockPath, order: pipeline.stages.map(\.name), lock: try workspace.loadLock(),
+        lockWriter = LockWriter(path: workspace.lockPath, order: pipeline.stages.map(\.name), lock: try lock ?? workspace.loadLock(),
                                 beforeWrite: { try? runLog.saveIndex() },
                                 renderedEntry: { runLog.indexedLockEntry(stage: $0) })
-        audit = AuditTrail(workspace: workspace, pipeline: pipeline, state: state, runLog: runLog)
+        audit = AuditTrail(workspace: workspace, pipeline: pipeline, state: self.state, runLog: runLog)
     }
 
     /// Verifies the pinned sources the selected stages read; returns the failing checks.
@@ -138,6 +143,7 @@ public final class Reproducer: @unchecked Sendable {
         var predicted: [String: PathDigest] = [:]
         let chosen = Set(selected)
         let badSources = try sourceProblems(selected)
+        var taken = snapshots(selected.filter { !pipeline.stages[$0].frozen })
         for i in selected {
             let stage = pipeline.stages[i]
             report.stages.append(stage.name)
@@ -146,7 +152,10 @@ public final class Reproducer: @unchecked Sendable {
                 report.outcomes[stage.name] = .frozen
                 continue
             }
-            let snapshot = try inspector.snapshot(stage, predicted: predicted)
+            var snapshot = try taken.removeValue(forKey: i)!.get()
+            if !snapshot.missingDeps.isEmpty && !predicted.isEmpty {
+                snapshot = try inspector.snapshot(stage, predicted: predicted)
+            }
             if !snapshot.missingDeps.isEmpty {
                 let missing = Set(snapshot.missingDeps)
                 try refuseMissingRawDeps(stage) { missing.contains($0) }
@@ -185,17 +194,32 @@ public final class Reproducer: @unchecked Sendable {
         return report
     }
 
+    /// The snapshots of stages `indices` (without predicted digests), taken on every core at once:
+    /// taking one only reads (stats, the state cache, the params), so the order is free; errors are
+    /// kept, to be thrown when the plan reaches their stage, as a snapshot taken there would.
+    func snapshots(_ indices: [Int]) -> [Int: Result<StageSnapshot, any Error>] {
+        let taken = parallelMap(indices) { [inspector, pipeline] i in Result { try inspector.snapshot(pipeline.stages[i]) } }
+        return Dictionary(zip(indices, taken), uniquingKeysWith: { a, _ in a })
+    }
+
     // MARK: running
 
     /// Runs the stale stages. The caller holds the project lock.
     public func run(_ options: Options, executor: Executor, observer: ReproObserver) throws -> Report {
         let selected = try pipeline.select(targets: options.targets, options.selection)
-        try checkDepsExist(selected)
+        // Stages fresh by stats alone, judged on every core before anything runs. Such a stage is
+        // settled as soon as it is ready if every selected upstream stage was settled that way too
+        // (nothing crx did since can have touched its deps or outs); else it is judged again then.
+        // Its deps and params files exist: `checkDepsExist` has nothing to check for it.
+        let freshAtStart = Set(zip(selected, parallelMap(selected) { [self] in isUpToDateByStats($0, options: options) })
+            .filter(\.1).map(\.0))
+        try checkDepsExist(selected.filter { !freshAtStart.contains($0) })
         let badSources = try sourceProblems(selected)
         if !badSources.isEmpty { throw SourceError(checks: badSources) }
         workspace.removeStaleTemporaries(pipeline: pipeline)
         var report = Report()
         report.stages = selected.map { pipeline.stages[$0].name }
+        let chosen = Set(selected)
 
         let board = Board()
         let condition = board.condition
@@ -209,6 +233,8 @@ public final class Reproducer: @unchecked Sendable {
             .skipped(reason: "upstream stage '\(pipeline.stages[upstream].name)' did not complete")
         }
 
+        var settledInline: Set<Int> = []
+        var triedInline: Set<Int> = []
         condition.lock()
         while true {
             // Stages that finished since the last pass release their downstream stages, or block them.
@@ -227,6 +253,16 @@ public final class Reproducer: @unchecked Sendable {
                 // Locally, `-j` is a budget of cores and a stage takes its `resources.cpus` of it (a
                 // stage wanting more than the budget runs alone); a cluster executor counts jobs.
                 while let i = queue.peekReady() {
+                    // A stage whose freshness takes only stats is settled here, without a thread.
+                    if triedInline.insert(i).inserted && !interruptedFlag.snapshot,
+                       freshAtStart.contains(i) && pipeline.upstream[i].allSatisfy({ !chosen.contains($0) || settledInline.contains($0) })
+                        || isUpToDateByStats(i, options: options) {
+                        _ = queue.nextReady()
+                        settledInline.insert(i)
+                        settle(i, .upToDate)
+                        board.arrived.append((i, .upToDate))
+                        continue
+                    }
                     let cost = executor.sharesLocalCores ? pipeline.stages[i].resources.cores(budget: jobs) : 1
                     guard board.running == 0 || board.coresInUse + cost <= jobs else { break }
                     _ = queue.nextReady()
@@ -304,6 +340,18 @@ public final class Reproducer: @unchecked Sendable {
         }
     }
 
+    /// Whether stage `i` is up to date, when deciding it takes stats only (every file its deps and
+    /// outs cover is vouched for by the state cache): then the scheduler settles it on its own
+    /// thread and a no-op repro starts no thread per stage. Anything else — frozen, forced, never
+    /// run, a file to hash, an output to restore, an error — is left to `process`.
+    func isUpToDateByStats(_ i: Int, options: Options) -> Bool {
+        let stage = pipeline.stages[i]
+        guard !stage.frozen, !options.force, !stage.alwaysChanged, !interruptedFlag.snapshot,
+              let record = lockWriter.recorded(stage.name),
+              let snapshot = inspector.rememberedSnapshot(stage) else { return false }
+        return Planner.decide(stage, record: record, snapshot: snapshot, force: false, inCache: { _ in false }) == .upToDate
+    }
+
     /// One stage, start to finish. Never throws: every problem becomes `.failed`.
     func process(_ i: Int, options: Options, executor: Executor, observer: ReproObserver, parallel: Bool) -> Outcome {
         let stage = pipeline.stages[i]
@@ -331,10 +379,20 @@ public final class Reproducer: @unchecked Sendable {
             }
             return .frozen
         }
-        let depStats = try statDeps(stage)
-        let snapshot = try inspector.snapshot(stage)
+        // A stage that will run takes its deps' identities first (checked again after the command:
+        // the deps must not change while it runs), then the snapshot its record holds. One that may
+        // be fresh is decided from a snapshot alone; if it turns out stale, identities and snapshot
+        // are taken again in that order — so the recorded digests are never older than the identities.
         let inCache: (PathDigest) -> Bool = { [checkout] in checkout.isRestorable($0) || options.remote?.available($0) == true }
+        var depStats: [String: FileStat]?
+        if record == nil || options.force || stage.alwaysChanged { depStats = try statDeps(stage) }
+        var snapshot = try inspector.snapshot(stage)
         var decision = Planner.decide(stage, record: record, snapshot: snapshot, force: options.force, inCache: inCache)
+        if depStats == nil, case .run = decision {
+            depStats = try statDeps(stage)
+            snapshot = try inspector.snapshot(stage)
+            decision = Planner.decide(stage, record: record, snapshot: snapshot, force: options.force, inCache: inCache)
+        }
         if case let .restore(entries) = decision {
             observer.stageRestoring(stage.name, paths: entries.map(\.path))
             let started = Date()
@@ -351,6 +409,10 @@ public final class Reproducer: @unchecked Sendable {
                 // Nothing corrupt is written out; the stage is rebuilt instead (and re-stores the object).
                 rejected(error, stage: stage.name, observer: observer)
                 decision = .run(entries.map { .outMissing(path: $0.path) })
+                if depStats == nil {
+                    depStats = try statDeps(stage)
+                    snapshot = try inspector.snapshot(stage)
+                }
             }
         }
         switch decision {
@@ -426,7 +488,7 @@ public final class Reproducer: @unchecked Sendable {
                                             stderrTail: result.stderrTail, logPath: logPath))
             }
             // The deps must be what was hashed before the run.
-            let changed = try changedDeps(stage, before: depStats)
+            let changed = try changedDeps(stage, before: depStats ?? [:])
             if !changed.isEmpty {
                 return .failed(StageFailure(stage: stage.name,
                                             message: "dependencies changed while the stage ran: \(changed.joined(separator: ", ")); "

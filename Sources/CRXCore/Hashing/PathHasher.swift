@@ -20,6 +20,14 @@ public struct PathHasher: Sendable {
     public let root: String
     public let fs: LocalFileSystem
     public let state: StateCache
+    /// When set, a file the state cache does not vouch for is not read: `NotRemembered` is thrown
+    /// instead (for deciding cheaply, with stats only, whether anything needs hashing at all).
+    public var rememberedOnly = false
+
+    /// Thrown in `rememberedOnly` mode for the first file that would have to be read.
+    public struct NotRemembered: Error, Sendable {
+        public let path: String
+    }
 
     public init(root: String, state: StateCache, fs: LocalFileSystem = LocalFileSystem()) {
         self.root = root
@@ -54,6 +62,7 @@ public struct PathHasher: Sendable {
     /// A file's digest: from the state cache when its identity matches, else read once and remembered.
     public func fileDigest(_ path: String, stat: FileStat) throws -> StateCache.Entry {
         if let hit = state.lookup(path, stat: stat) { return hit }
+        if rememberedOnly { throw NotRemembered(path: path) }
         let (digest, _) = try FileHasher.hash(path: ProjectPath.join(root, path))
         // Re-stat: if the file changed while it was read, the digest must not be remembered.
         if let after = fs.stat(ProjectPath.join(root, path)), after == stat {

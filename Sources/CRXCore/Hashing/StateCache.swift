@@ -33,23 +33,35 @@ public final class StateCache: @unchecked Sendable {
     public static let racyWindowNs: Int64 = 50_000_000
 
     private let file: String?
-    private let table: Protected<(entries: [String: Entry], dirty: Bool)>
+    private let table = Protected<(entries: [String: Entry], dirty: Bool, loaded: Bool)>(([:], false, false))
+    /// The file's entries, read and parsed on another thread from `init` on, so that a caller can
+    /// load the pipeline and the lock meanwhile; taken into `table` (under its lock) at first use.
+    private let loading: BackgroundValue<[String: Entry]>?
 
-    /// A cache persisted at `file`; nil keeps it in memory only.
+    /// A cache persisted at `file`; nil keeps it in memory only. The file is read in the background.
     public init(file: String?) {
         self.file = file
-        var entries: [String: Entry] = [:]
-        if let file, let data = FileManager.default.contents(atPath: file) {
-            entries = Self.parse(data) ?? [:]
+        loading = file.map { file in
+            BackgroundValue { FileManager.default.contents(atPath: file).flatMap(Self.parse) ?? [:] }
         }
-        table = Protected((entries, false))
     }
 
-    public var count: Int { table.withLock { $0.entries.count } }
+    /// Every access to the table goes through here: the first one waits for the file's entries.
+    private func withTable<R>(_ body: (inout (entries: [String: Entry], dirty: Bool, loaded: Bool)) -> R) -> R {
+        table.withLock { state in
+            if !state.loaded {
+                if let loading { state.entries = loading.take() }
+                state.loaded = true
+            }
+            return body(&state)
+        }
+    }
+
+    public var count: Int { withTable { $0.entries.count } }
 
     /// The remembered digest of `path` if `stat` still matches what was recorded.
     public func lookup(_ path: String, stat: FileStat) -> Entry? {
-        table.withLock { state in
+        withTable { state in
             guard let e = state.entries[path], e.inode == stat.inode, e.size == stat.size,
                   e.mtimeNs == stat.mtimeNs, e.recordedNs - e.mtimeNs >= Self.racyWindowNs else { return nil }
             return e
@@ -61,7 +73,7 @@ public final class StateCache: @unchecked Sendable {
     public func record(_ path: String, stat: FileStat, digest: Digest, extra: [String: String] = [:], trusted: Bool = false) {
         var now = Int64(Date().timeIntervalSince1970 * 1e9)
         if trusted { now = max(now, stat.mtimeNs + Self.racyWindowNs) }
-        table.withLock { state in
+        withTable { state in
             var facts = extra
             if let old = state.entries[path], old.digest == digest { facts.merge(old.extra) { new, _ in new } }
             let entry = Entry(digest: digest, inode: stat.inode, size: stat.size, mtimeNs: stat.mtimeNs,
@@ -74,7 +86,7 @@ public final class StateCache: @unchecked Sendable {
     }
 
     public func forget(_ path: String) {
-        table.withLock { state in
+        withTable { state in
             if state.entries.removeValue(forKey: path) != nil { state.dirty = true }
         }
     }
@@ -83,10 +95,10 @@ public final class StateCache: @unchecked Sendable {
     /// caller may ignore it (the next run just re-hashes).
     public func save() throws {
         guard let file else { return }
-        let (entries, dirty) = table.withLock { ($0.entries, $0.dirty) }
+        let (entries, dirty) = withTable { ($0.entries, $0.dirty) }
         guard dirty else { return }
         try LocalFileSystem().writeAtomically(Self.render(entries), to: file)
-        table.withLock { $0.dirty = false }
+        withTable { $0.dirty = false }
     }
 
     /// The file's bytes for `entries` (sorted by path), written straight into one buffer: at 20,000
@@ -129,12 +141,24 @@ public final class StateCache: @unchecked Sendable {
         extra.isEmpty ? "-" : extra.keys.sorted().map { "\($0):\(extra[$0]!)" }.joined(separator: ",")
     }
 
-    static func parseExtra(_ text: Substring) -> [String: String] {
-        guard text != "-" else { return [:] }
+    /// The extras field (`-`, or `key:value` pairs joined by `,`) of the file's bytes in [from, to),
+    /// making strings only of the keys and values; a pair with an empty key or value is skipped.
+    static func parseExtra(_ bytes: UnsafeBufferPointer<UInt8>, from: Int, to: Int) -> [String: String] {
+        if to - from == 1 && bytes[from] == UInt8(ascii: "-") { return [:] }
         var result: [String: String] = [:]
-        for pair in text.split(separator: ",") {
-            let kv = pair.split(separator: ":", maxSplits: 1)
-            if kv.count == 2 { result[String(kv[0])] = String(kv[1]) }
+        var start = from
+        while start < to {
+            var end = start
+            var colon = -1
+            while end < to && bytes[end] != UInt8(ascii: ",") {
+                if colon < 0 && bytes[end] == UInt8(ascii: ":") { colon = end }
+                end += 1
+            }
+            if colon > start && colon + 1 < end {
+                result[String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<colon]), as: UTF8.self)] =
+                    String(decoding: UnsafeBufferPointer(rebasing: bytes[(colon + 1)..<end]), as: UTF8.self)
+            }
+            start = end + 1
         }
         return result
     }
@@ -192,9 +216,7 @@ public final class StateCache: @unchecked Sendable {
                   let size = ByteText.signed(bytes, from: fields[2].0, to: fields[2].1),
                   let mtime = ByteText.signed(bytes, from: fields[3].0, to: fields[3].1),
                   let rec = ByteText.signed(bytes, from: fields[4].0, to: fields[4].1) else { continue }
-            let extraRange = UnsafeBufferPointer(rebasing: bytes[fields[5].0..<fields[5].1])
-            let extra = extraRange.count == 1 && extraRange[0] == UInt8(ascii: "-")
-                ? [:] : Self.parseExtra(Substring(String(decoding: extraRange, as: UTF8.self)))
+            let extra = Self.parseExtra(bytes, from: fields[5].0, to: fields[5].1)
             let pathBytes = UnsafeBufferPointer(rebasing: bytes[fields[6].0..<fields[6].1])
             var path = String(decoding: pathBytes, as: UTF8.self)
             if pathBytes.contains(0x5C) { path = Escaping.unescape(Substring(path)) }

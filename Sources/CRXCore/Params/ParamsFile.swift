@@ -15,6 +15,11 @@ public struct ParamsFile: Sendable {
     /// Reads and parses `absolutePath`; `displayPath` names it in errors. Nil when the file is absent.
     public static func load(absolutePath: String, displayPath: String) throws -> ParamsFile? {
         guard let data = FileManager.default.contents(atPath: absolutePath) else { return nil }
+        return try parse(data, displayPath: displayPath)
+    }
+
+    /// Parses a params file's bytes; `displayPath` names it in errors and picks the format by extension.
+    public static func parse(_ data: Data, displayPath: String) throws -> ParamsFile {
         guard let text = String(data: data, encoding: .utf8) else {
             throw DefinitionError("params file is not valid UTF-8", at: SourceLocation(file: displayPath, line: 1, column: 1))
         }
@@ -46,23 +51,38 @@ public struct ParamsFile: Sendable {
     }
 }
 
-/// Loads each params file at most once per process.
+/// Loads each params file at most once per process; with `parsed`, a file whose bytes are those
+/// parsed by an earlier run is not parsed again (`ParsedParamsCache`).
 public final class ParamsCache: @unchecked Sendable {
     private let root: String
+    private let parsed: ParsedParamsCache?
     private let files = Protected<[String: Result<ParamsFile?, DefinitionError>]>([:])
 
-    public init(root: String) { self.root = root }
+    public init(root: String, parsed: ParsedParamsCache? = nil) {
+        self.root = root
+        self.parsed = parsed
+    }
 
     /// The params file at a root-relative path; nil when absent.
     public func file(_ path: String) throws -> ParamsFile? {
         if let cached = files.withLock({ $0[path] }) { return try cached.get() }
         let result: Result<ParamsFile?, DefinitionError>
         do {
-            result = .success(try ParamsFile.load(absolutePath: ProjectPath.join(root, path), displayPath: path))
+            result = .success(try load(path))
         } catch let error as DefinitionError {
             result = .failure(error)
         }
         files.withLock { $0[path] = result }
         return try result.get()
+    }
+
+    private func load(_ path: String) throws -> ParamsFile? {
+        guard let parsed else { return try ParamsFile.load(absolutePath: ProjectPath.join(root, path), displayPath: path) }
+        guard let data = FileManager.default.contents(atPath: ProjectPath.join(root, path)) else { return nil }
+        let content = data.withUnsafeBytes { XXH3Hasher.digest($0) }
+        if let value = parsed.lookup(path: path, content: content) { return ParamsFile(path: path, root: value) }
+        let file = try ParamsFile.parse(data, displayPath: path)
+        parsed.store(path: path, content: content, value: file.root)
+        return file
     }
 }

@@ -3,6 +3,7 @@ import CRXCore
 
 struct Checkout: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "checkout",
         abstract: "Restore outputs from the cache as the lock records them (missing or modified ones).")
 
     @OptionGroup var global: GlobalOptions

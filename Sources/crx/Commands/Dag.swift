@@ -2,7 +2,7 @@ import ArgumentParser
 import CRXCore
 
 struct Dag: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Show the stage graph (ASCII by default).")
+    static let configuration = CommandConfiguration(commandName: "dag", abstract: "Show the stage graph (ASCII by default).")
 
     @OptionGroup var global: GlobalOptions
 

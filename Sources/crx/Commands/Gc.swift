@@ -3,6 +3,7 @@ import CRXCore
 
 struct Gc: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "gc",
         abstract: "Remove cache objects and run-cache entries that the lock (and given git revisions' locks) do not reference.")
 
     @OptionGroup var global: GlobalOptions

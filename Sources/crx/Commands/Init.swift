@@ -3,7 +3,7 @@ import CRXCore
 import Foundation
 
 struct Init: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Create .crx/ in the current directory (idempotent).")
+    static let configuration = CommandConfiguration(commandName: "init", abstract: "Create .crx/ in the current directory (idempotent).")
 
     func run() throws {
         try runReportingErrors {

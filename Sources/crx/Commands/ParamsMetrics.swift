@@ -24,10 +24,11 @@ struct DiffOptions: ParsableArguments {
 }
 
 struct Params: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Params of the pipeline's stages.", subcommands: [Diff.self])
+    static let configuration = CommandConfiguration(commandName: "params", abstract: "Params of the pipeline's stages.", subcommands: [Diff.self])
 
     struct Diff: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "diff",
             abstract: "Params that differ between two git revisions (default HEAD vs the workspace), read through git without touching the work tree.")
         @OptionGroup var global: GlobalOptions
         @OptionGroup var options: DiffOptions
@@ -42,10 +43,10 @@ struct Params: ParsableCommand {
 }
 
 struct Metrics: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Metrics files the stages declare.", subcommands: [Show.self, Diff.self])
+    static let configuration = CommandConfiguration(commandName: "metrics", abstract: "Metrics files the stages declare.", subcommands: [Show.self, Diff.self])
 
     struct Show: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "The workspace's metrics.")
+        static let configuration = CommandConfiguration(commandName: "show", abstract: "The workspace's metrics.")
         @OptionGroup var global: GlobalOptions
         @Flag(help: "JSON: {file: {key: value}}.") var json = false
         @Flag(help: "A Markdown table.") var md = false
@@ -77,6 +78,7 @@ struct Metrics: ParsableCommand {
 
     struct Diff: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "diff",
             abstract: "Metrics that differ between two git revisions (default HEAD vs the workspace).")
         @OptionGroup var global: GlobalOptions
         @OptionGroup var options: DiffOptions

@@ -9,6 +9,7 @@ import Foundation
 /// `.crx/config.local` (`--local`, git-ignored).
 struct Remote: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "remote",
         abstract: "Manage remote caches (.crx/config; --local: .crx/config.local).",
         subcommands: [Add.self, List.self, RemoveRemote.self, Modify.self])
 
@@ -17,7 +18,7 @@ struct Remote: ParsableCommand {
     }
 
     struct Add: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Add a remote: s3://bucket/prefix, http(s)://host/prefix or a directory.")
+        static let configuration = CommandConfiguration(commandName: "add", abstract: "Add a remote: s3://bucket/prefix, http(s)://host/prefix or a directory.")
         @OptionGroup var global: GlobalOptions
         @Argument(help: "The remote's name.") var name: String
         @Argument(help: "s3://BUCKET/PREFIX, http(s)://HOST/PREFIX or a directory path.") var url: String
@@ -45,7 +46,7 @@ struct Remote: ParsableCommand {
     }
 
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List the remotes.")
+        static let configuration = CommandConfiguration(commandName: "list", abstract: "List the remotes.")
         @OptionGroup var global: GlobalOptions
         @Flag(help: "Print JSON.") var json = false
 
@@ -91,6 +92,7 @@ struct Remote: ParsableCommand {
 
     struct Modify: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "modify",
             abstract: "Set a remote's setting: \(RemoteConfig.allowedKeys.joined(separator: ", ")).")
         @OptionGroup var global: GlobalOptions
         @Argument(help: "The remote's name.") var name: String
@@ -187,7 +189,7 @@ enum RemoteCLI {
 }
 
 struct Push: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Upload the cached outputs the lock references to a remote (what it lacks).")
+    static let configuration = CommandConfiguration(commandName: "push", abstract: "Upload the cached outputs the lock references to a remote (what it lacks).")
     @OptionGroup var global: GlobalOptions
     @Argument(help: "Stages whose outputs to push (default: all).") var stages: [String] = []
     @Option(name: .shortAndLong, help: "The remote (default: the default remote).") var remote: String?
@@ -207,7 +209,7 @@ struct Push: ParsableCommand {
 }
 
 struct Fetch: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Download into the local cache the outputs the lock references (verified).")
+    static let configuration = CommandConfiguration(commandName: "fetch", abstract: "Download into the local cache the outputs the lock references (verified).")
     @OptionGroup var global: GlobalOptions
     @Argument(help: "Stages whose outputs to fetch (default: all).") var stages: [String] = []
     @Option(name: .shortAndLong, help: "The remote (default: the default remote).") var remote: String?
@@ -226,7 +228,7 @@ struct Fetch: ParsableCommand {
 }
 
 struct Pull: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Fetch, then check out: the workspace gets the outputs the lock records.")
+    static let configuration = CommandConfiguration(commandName: "pull", abstract: "Fetch, then check out: the workspace gets the outputs the lock records.")
     @OptionGroup var global: GlobalOptions
     @Argument(help: "Stages whose outputs to pull (default: all).") var stages: [String] = []
     @Option(name: .shortAndLong, help: "The remote (default: the default remote).") var remote: String?

@@ -8,6 +8,7 @@ import Foundation
 
 struct Repro: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "repro",
         abstract: "Run the stale stages of the pipeline (or of the targets and what they need).")
 
     @OptionGroup var global: GlobalOptions
@@ -63,6 +64,9 @@ struct Repro: ParsableCommand {
     func run() throws {
         try runReportingErrors {
             let workspace = try global.workspace()
+            // A dry run reads the state cache in the background while the pipeline loads; a run
+            // reads it once it holds the project lock (the state another run saved before it).
+            let state = dryRun ? workspace.stateCache() : nil
             let pipeline = try workspace.loadPipeline()
             var options = Reproducer.Options()
             options.targets = targets
@@ -79,7 +83,7 @@ struct Repro: ParsableCommand {
                 options.remote = RemoteFetcher(sync: try RemoteCLI.sync(workspace, remote: remote, jobs: nil, quiet: true).0)
             }
             if dryRun {
-                let reproducer = try Reproducer(workspace: workspace, pipeline: pipeline)
+                let reproducer = try Reproducer(workspace: workspace, pipeline: pipeline, state: state)
                 let report = try reproducer.plan(options)
                 reproducer.saveState()
                 renderPlan(report, slurm: onSlurm ? executorConfig.slurm : nil, pipeline: pipeline)
@@ -90,7 +94,7 @@ struct Repro: ParsableCommand {
                 Printer.err("crx: waiting for the project lock held by \(holder)…")
             }
             defer { withExtendedLifetime(projectLock) {} }
-            let reproducer = try Reproducer(workspace: workspace, pipeline: pipeline)
+            let reproducer = try Reproducer(workspace: workspace, pipeline: pipeline, state: state)
             let sink = TerminalSink(prefixed: options.jobs > 1, quiet: json)
             let executor: Executor
             if onSlurm {

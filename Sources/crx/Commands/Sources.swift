@@ -4,6 +4,7 @@ import Foundation
 
 struct Sources: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "sources",
         abstract: "List, verify and pin the pipeline's raw sources (the `sources:` section).",
         subcommands: [List.self, VerifySources.self, Pin.self], defaultSubcommand: List.self)
 
@@ -69,6 +70,7 @@ struct Sources: ParsableCommand {
 
     struct Pin: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "pin",
             abstract: "Rewrite sources' pinned checksums to their current content (after an intended data refresh).")
         @OptionGroup var global: GlobalOptions
         @Argument(help: "Source names.") var names: [String]
@@ -93,6 +95,7 @@ struct Sources: ParsableCommand {
 
 struct Freshness: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "freshness",
         abstract: "Judge how old each source's data is against its SLA; write reports/freshness.json.")
     @OptionGroup var global: GlobalOptions
     @Option(name: .customLong("max-age-hours"), help: "Override every SLA: error when older than this many hours.")

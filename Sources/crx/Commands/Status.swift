@@ -3,6 +3,7 @@ import CRXCore
 
 struct Status: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "status",
         abstract: "Show which stages are stale and why (reads only; never waits for the project lock).")
 
     @OptionGroup var global: GlobalOptions
@@ -34,7 +35,11 @@ struct Status: ParsableCommand {
                 }
                 return try RemoteStatus.run(workspace, remote: name, targets: targets, json: json, exitCode: exitCode)
             }
-            let reproducer = try Reproducer(workspace: workspace, pipeline: try workspace.loadPipeline())
+            // The state cache and the lock are read on other threads while the pipeline loads.
+            let state = workspace.stateCache()
+            let lock = BackgroundValue { Result { try workspace.loadLock() } }
+            let pipeline = try workspace.loadPipeline()
+            let reproducer = try Reproducer(workspace: workspace, pipeline: pipeline, state: state, lock: try lock.take().get())
             var options = Reproducer.Options()
             options.targets = targets
             let report = try reproducer.plan(options)

@@ -3,6 +3,7 @@ import CRXCore
 
 struct Verify: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "verify",
         abstract: "Decompress and re-hash cache objects; report corrupt or missing ones (exit 1 if any).")
 
     @OptionGroup var global: GlobalOptions
