@@ -61,6 +61,26 @@ public struct LocalFileSystem: FileSystem {
         return result.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
     }
 
+    /// The names in `directory` (not `.`, `..`) that `keep` accepts, given each raw NUL-terminated
+    /// name and its `readdir` type (`DT_*`); nil when the directory cannot be read. Only accepted
+    /// names become `String`s, so scanning a directory of thousands for a few names stays cheap.
+    public func entryNames(in directory: String, keep: (UnsafePointer<CChar>, UInt8) -> Bool) -> [String]? {
+        guard let dir = opendir(directory) else { return nil }
+        defer { closedir(dir) }
+        var result: [String] = []
+        while let entry = readdir(dir) {
+            let type = entry.pointee.d_type
+            let name: String? = withUnsafePointer(to: entry.pointee.d_name) {
+                $0.withMemoryRebound(to: CChar.self, capacity: 256) { raw in
+                    if raw[0] == 0x2E && (raw[1] == 0 || (raw[1] == 0x2E && raw[2] == 0)) { return nil }
+                    return keep(raw, type) ? String(cString: raw) : nil
+                }
+            }
+            if let name { result.append(name) }
+        }
+        return result
+    }
+
     private func walk(_ absolute: String, prefix: String, into result: inout [String]) throws {
         guard let dir = opendir(absolute) else { throw IOError("list directory", path: absolute, errno: errno) }
         defer { closedir(dir) }

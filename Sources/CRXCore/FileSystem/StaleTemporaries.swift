@@ -31,8 +31,8 @@ public enum StaleTemporaries {
         let fs = LocalFileSystem()
         var removed: [String] = []
         for directory in Set(directories) {
-            guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { continue }
-            for name in names where name.contains(marker) {
+            guard let names = fs.entryNames(in: directory, keep: { name, _ in strstr(name, marker) != nil }) else { continue }
+            for name in names {
                 guard let pid = writer(of: name), isDead(pid) else { continue }
                 let path = directory + "/" + name
                 if (try? fs.remove(path)) != nil { removed.append(path) }
@@ -50,7 +50,8 @@ extension Workspace {
         var directories = [ProjectPath.parent(lockPath), root + "/reports", crxDirectory, crxDirectory + "/state",
                            crxDirectory + "/runs", crxDirectory + "/runs/fingerprints", logsDirectory]
         let runcache = crxDirectory + "/runcache"
-        for sub in (try? FileManager.default.contentsOfDirectory(atPath: runcache)) ?? [] { directories.append(runcache + "/" + sub) }
+        let subdirectories = LocalFileSystem().entryNames(in: runcache) { _, type in type == UInt8(DT_DIR) || type == UInt8(DT_UNKNOWN) }
+        for sub in subdirectories ?? [] { directories.append(runcache + "/" + sub) }
         for stage in pipeline?.stages ?? [] {
             for out in stage.outs { directories.append(ProjectPath.join(root, ProjectPath.parent(out.path))) }
         }
