@@ -151,5 +151,5 @@ public struct Workspace: Sendable {
     public func stateCache() -> StateCache { StateCache(file: crxDirectory + "/state/state.v1") }
     public func pipelineCache() -> PipelineCache { PipelineCache(file: crxDirectory + "/state/pipeline.v1") }
     public func runCache() -> RunCache { RunCache(directory: crxDirectory + "/runcache") }
-    public func runLog() -> RunLog { RunLog(directory: crxDirectory + "/runs") }
+    public func runLog(barrier: DurabilityBarrier? = nil) -> RunLog { RunLog(directory: crxDirectory + "/runs", barrier: barrier) }
 }

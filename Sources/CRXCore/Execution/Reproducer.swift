@@ -72,19 +72,26 @@ public final class Reproducer: @unchecked Sendable {
     let runLog: RunLog
     public let audit: AuditTrail
     let fs = LocalFileSystem()
+    /// The build's files (objects, run records, run-cache entries) are fsynced together before each
+    /// lock write instead of one by one (`DurabilityBarrier`).
+    let barrier = DurabilityBarrier()
 
     public init(workspace: Workspace, pipeline: Pipeline) throws {
         self.workspace = workspace
         self.pipeline = pipeline
-        store = workspace.objectStore()
+        var store = workspace.objectStore()
+        store.barrier = barrier
+        self.store = store
         state = workspace.stateCache()
-        runCache = workspace.runCache()
+        var runCache = workspace.runCache()
+        runCache.barrier = barrier
+        self.runCache = runCache
         inspector = Inspector(hasher: PathHasher(root: workspace.root, state: state), params: ParamsCache(root: workspace.root))
         checkout = Checkout(root: workspace.root, store: store, state: state)
-        let runLog = workspace.runLog()
+        let runLog = workspace.runLog(barrier: barrier)
         self.runLog = runLog
         lockWriter = LockWriter(path: workspace.lockPath, order: pipeline.stages.map(\.name), lock: try workspace.loadLock(),
-                                beforeWrite: { try? runLog.saveIndex() })
+                                barrier: barrier, beforeWrite: { try? runLog.saveIndex() })
         audit = AuditTrail(workspace: workspace, pipeline: pipeline, state: state, runLog: runLog)
     }
 
@@ -273,6 +280,8 @@ public final class Reproducer: @unchecked Sendable {
         // Whatever happened, what was recorded reaches the disk before crx reports it.
         let flushed = Result { try lockWriter.flush() }
         try? runLog.saveIndex()
+        // And what no lock write synced (run-cache entries written after the last one, the index).
+        try? barrier.sync()
         saveState()
         try flushed.get()
         return report

@@ -19,7 +19,9 @@ import Foundation
 /// further apart than `gap` are written one by one, as before.
 ///
 /// Crash safety: every write is atomic (temp file, fsync, rename), of a whole render of records that
-/// were complete when added (a stage is recorded only after its outputs are in the cache). A kill
+/// were complete when added (a stage is recorded only after its outputs are in the cache), and
+/// comes after `barrier.sync()`: the objects and run records the lock refers to, written without
+/// an fsync of their own, are durable before it is (`DurabilityBarrier`). A kill
 /// loses at most the records still pending: those stages are stale on the next repro, which runs
 /// them again or restores them from the run-cache (recorded right after the lock record).
 ///
@@ -50,11 +52,14 @@ public final class LockWriter: @unchecked Sendable {
     /// Called before each write of the file, with the mutex held: files that must be on disk whenever
     /// the lock is (the run log's index) are written here.
     private let beforeWrite: @Sendable () -> Void
+    /// Synced before each write of the file (after `beforeWrite`).
+    public let barrier: DurabilityBarrier?
 
     public init(path: String, order: [String], lock: Lockfile,
                 minimumInterval: Duration = .milliseconds(20), costFactor: Int = 10,
-                beforeWrite: @escaping @Sendable () -> Void = {}) {
+                barrier: DurabilityBarrier? = nil, beforeWrite: @escaping @Sendable () -> Void = {}) {
         self.path = path
+        self.barrier = barrier
         self.beforeWrite = beforeWrite
         self.order = order
         self.minimumInterval = minimumInterval
@@ -166,8 +171,11 @@ public final class LockWriter: @unchecked Sendable {
     }
 
     private func write(_ s: inout State) throws {
-        let started = clock.now
         beforeWrite()
+        // Not part of what the lock costs (each file is synced once, whenever): `gap` is not spaced
+        // out by it, which would leave more stages unrecorded after a crash.
+        try barrier?.sync()
+        let started = clock.now
         let text = render(&s)
         try fs.writeAtomically(Array(text.utf8), to: path)
         let now = clock.now
