@@ -21,7 +21,7 @@ import Foundation
 /// ~20 ms apart (`LockWriter`), and always before `run` returns; the run log's index with it.
 ///
 /// Concurrency: stages run on their own threads, at most `jobs` at a time. Shared: `lockWriter`
-/// (the lockfile being written; its mutex also serialises writing the file), `state` (its own
+/// (the lockfile being written; synced and written outside its mutex, one write at a time), `state` (its own
 /// mutex), the object store (safe: content-addressed, atomic renames), the scheduler's
 /// bookkeeping (`Board` and the `StageQueue`, guarded by `condition`).
 public final class Reproducer: @unchecked Sendable {
