@@ -158,5 +158,5 @@ public struct Workspace: Sendable {
         return ParamsCache(root: root, parsed: initialised ? ParsedParamsCache(file: crxDirectory + "/state/params.v1") : nil)
     }
     public func runCache() -> RunCache { RunCache(directory: crxDirectory + "/runcache") }
-    public func runLog() -> RunLog { RunLog(directory: crxDirectory + "/runs") }
+    public func runLog(barrier: DurabilityBarrier? = nil) -> RunLog { RunLog(directory: crxDirectory + "/runs", barrier: barrier) }
 }

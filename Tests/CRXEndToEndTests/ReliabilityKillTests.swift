@@ -126,6 +126,9 @@ extension CRXReliabilityTests {
                 Wave(variant: 1, runCache: true, removeOutputs: true, trigger: { .created(.restoreTemp, occurrence: $0 + 1, extraMs: [2, 0][$0 % 2]) }),
                 // Only the first attempt: a killed state save leaves the state unsaved, so every retry saves again.
                 Wave(variant: 0, runCache: false, trigger: { $0 == 0 ? .created(.stateTemp, occurrence: 1, extraMs: 0) : .delay(120_000) }),
+                // The lock's temp file again: how many lock writes a run makes depends on how they
+                // coalesce (after the durability barrier, writes of the lock are fewer).
+                Wave(variant: 1, runCache: false, trigger: { .created(.lockTemp, occurrence: $0 + 1, extraMs: 0) }),
             ]
             let extraTimed = Reliability.iterations("CRX_KILL_EXTRA_WAVES", light: 0, full: 8)
             for i in 0 ..< extraTimed { waves.append(Wave(variant: (i + 1) % 2, runCache: i % 3 == 2, trigger: timed(20 + 17 * i))) }

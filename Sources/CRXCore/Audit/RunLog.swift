@@ -68,6 +68,9 @@ public final class RunLog: @unchecked Sendable {
     }
 
     let directory: String
+    /// Where the fsyncs of records, fingerprints and the index are deferred to (a build's, synced
+    /// before each lock write); nil: each file is fsynced before its rename.
+    public let barrier: DurabilityBarrier?
     /// stage → {run_id, lock_entry}, and whether it changed since `index.json` was written.
     private let index: Protected<(table: [String: [String: String]], dirty: Bool)>
     /// The records this process saved, by run id (so lineage after a repro reads none back from disk).
@@ -75,8 +78,9 @@ public final class RunLog: @unchecked Sendable {
     /// Serialises writes of `index.json` (a later snapshot is never overwritten by an earlier one).
     private let indexWrite = NSLock()
 
-    public init(directory: String) {
+    public init(directory: String, barrier: DurabilityBarrier? = nil) {
         self.directory = directory
+        self.barrier = barrier
         index = Protected(((JSONReport.read(directory + "/index.json") as? [String: [String: String]]) ?? [:], false))
     }
 
@@ -93,11 +97,12 @@ public final class RunLog: @unchecked Sendable {
     /// run wrote O(stages²) bytes.
     public func save(_ record: Record, fingerprint: Digest? = nil, writeIndex: Bool = true) throws {
         let json = record.json
-        try JSONReport.write(json, to: "\(directory)/\(record.runID).json")
+        try LocalFileSystem().writeAtomically(try JSONReport.encode(json), to: "\(directory)/\(record.runID).json", barrier: barrier)
         // Kept as it reads back from the file (times to the second).
         if let readBack = Record(json: json) { saved.withLock { $0[record.runID] = readBack } }
         if let fingerprint, record.producedBy == .ran {
-            try LocalFileSystem().writeAtomically(Array(record.runID.utf8), to: "\(directory)/fingerprints/\(fingerprint.hex)")
+            try LocalFileSystem().writeAtomically(Array(record.runID.utf8), to: "\(directory)/fingerprints/\(fingerprint.hex)",
+                                                  barrier: barrier)
         }
         index.withLock { state in
             state.table[record.stage] = ["run_id": record.runID, "lock_entry": record.lockEntry]
@@ -116,7 +121,7 @@ public final class RunLog: @unchecked Sendable {
             return state.table
         }) else { return }
         do {
-            try JSONReport.write(snapshot, to: directory + "/index.json")
+            try LocalFileSystem().writeAtomically(try JSONReport.encode(snapshot), to: directory + "/index.json", barrier: barrier)
         } catch {
             index.withLock { $0.dirty = true }
             throw error

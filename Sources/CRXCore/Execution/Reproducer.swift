@@ -21,7 +21,7 @@ import Foundation
 /// ~20 ms apart (`LockWriter`), and always before `run` returns; the run log's index with it.
 ///
 /// Concurrency: stages run on their own threads, at most `jobs` at a time. Shared: `lockWriter`
-/// (the lockfile being written; its mutex also serialises writing the file), `state` (its own
+/// (the lockfile being written; synced and written outside its mutex, one write at a time), `state` (its own
 /// mutex), the object store (safe: content-addressed, atomic renames), the scheduler's
 /// bookkeeping (`Board` and the `StageQueue`, guarded by `condition`). A plan takes its snapshots on
 /// every core first (`snapshots`: they share the state cache and the params cache, each with its own
@@ -74,6 +74,9 @@ public final class Reproducer: @unchecked Sendable {
     let runLog: RunLog
     public let audit: AuditTrail
     let fs = LocalFileSystem()
+    /// The build's files (objects, run records, run-cache entries) are fsynced together before each
+    /// lock write instead of one by one (`DurabilityBarrier`).
+    let barrier = DurabilityBarrier()
 
     /// `state`: the workspace's state cache when the caller opened it already (it is read in the
     /// background from then on, e.g. while the pipeline loads); else it is opened here. `lock`: the
@@ -81,15 +84,19 @@ public final class Reproducer: @unchecked Sendable {
     public init(workspace: Workspace, pipeline: Pipeline, state: StateCache? = nil, lock: Lockfile? = nil) throws {
         self.workspace = workspace
         self.pipeline = pipeline
-        store = workspace.objectStore()
+        var store = workspace.objectStore()
+        store.barrier = barrier
+        self.store = store
         self.state = state ?? workspace.stateCache()
-        runCache = workspace.runCache()
+        var runCache = workspace.runCache()
+        runCache.barrier = barrier
+        self.runCache = runCache
         inspector = Inspector(hasher: PathHasher(root: workspace.root, state: self.state), params: workspace.paramsCache())
         checkout = Checkout(root: workspace.root, store: store, state: self.state)
-        let runLog = workspace.runLog()
+        let runLog = workspace.runLog(barrier: barrier)
         self.runLog = runLog
         lockWriter = LockWriter(path: workspace.lockPath, order: pipeline.stages.map(\.name), lock: try lock ?? workspace.loadLock(),
-                                beforeWrite: { try? runLog.saveIndex() },
+                                barrier: barrier, beforeWrite: { try? runLog.saveIndex() },
                                 renderedEntry: { runLog.indexedLockEntry(stage: $0) })
         audit = AuditTrail(workspace: workspace, pipeline: pipeline, state: self.state, runLog: runLog)
     }
@@ -310,6 +317,8 @@ public final class Reproducer: @unchecked Sendable {
         // Whatever happened, what was recorded reaches the disk before crx reports it.
         let flushed = Result { try lockWriter.flush() }
         try? runLog.saveIndex()
+        // And what no lock write synced (run-cache entries written after the last one, the index).
+        try? barrier.sync()
         saveState()
         try flushed.get()
         return report

@@ -135,8 +135,10 @@ public struct LocalFileSystem: FileSystem {
     }
 
     /// Writes `data` to `path` atomically: a temp file beside it, fsync, rename. A reader sees the old
-    /// file or the new one, never a mix; a crash leaves at worst a `.crx-tmp-*` file.
-    public func writeAtomically(_ data: some Collection<UInt8>, to path: String, mode: mode_t = 0o644) throws {
+    /// file or the new one, never a mix; a crash leaves at worst a `.crx-tmp-*` file. With a
+    /// `barrier`, the fsync is left to its next `sync()` (the file is deferred to it once renamed).
+    public func writeAtomically(_ data: some Collection<UInt8>, to path: String, mode: mode_t = 0o644,
+                                barrier: DurabilityBarrier? = nil) throws {
         let dir = (path as NSString).deletingLastPathComponent
         if !dir.isEmpty, stat(dir) == nil { try createDirectory(dir) }
         let temp = path + ".crx-tmp-\(getpid())-\(UInt32.random(in: 0 ... .max))"
@@ -149,7 +151,9 @@ public struct LocalFileSystem: FileSystem {
         do {
             let bytes = Array(data)
             try bytes.withUnsafeBytes { try FileDescriptor.writeAll(fd, $0, path: temp) }
-            guard fsync(fd) == 0 else { throw IOError("sync", path: temp, errno: errno) }
+            if barrier == nil {
+                guard fsync(fd) == 0 else { throw IOError("sync", path: temp, errno: errno) }
+            }
             close(fd)
         } catch {
             close(fd)
@@ -157,6 +161,7 @@ public struct LocalFileSystem: FileSystem {
         }
         guard rename(temp, path) == 0 else { throw IOError("rename into place", path: path, errno: errno) }
         ok = true
+        barrier?.deferred(path)
     }
 
     public func readFile(_ path: String) throws -> [UInt8] {

@@ -14,7 +14,8 @@ import Foundation
 ///                     pending: written by `flushIfDue()` once `gap` has passed (the scheduler
 ///                     calls it when it waits), and by `flush()` at the end of the build
 /// ```
-/// `gap` is `minimumInterval`, or `costFactor` × what the last write took when that is longer, so
+/// `gap` is `minimumInterval`, or `costFactor` × what the last write took (syncing the barrier
+/// included) when that is longer, so
 /// writing the lock stays a bounded share of a build however big the lock is. Stages that finish
 /// further apart than `gap` are written one by one, as before.
 ///
@@ -27,12 +28,18 @@ import Foundation
 /// is byte-identical to its rendering; any other block is rendered.
 ///
 /// Crash safety: every write is atomic (temp file, fsync, rename), of a whole render of records that
-/// were complete when added (a stage is recorded only after its outputs are in the cache). A kill
+/// were complete when added (a stage is recorded only after its outputs are in the cache), and
+/// comes after `barrier.sync()`: the objects and run records the lock refers to, written without
+/// an fsync of their own, are durable before it is (`DurabilityBarrier`). A kill
 /// loses at most the records still pending: those stages are stale on the next repro, which runs
 /// them again or restores them from the run-cache (recorded right after the lock record).
 ///
-/// Concurrency: one mutex guards the records, the blocks, the timing and the writing of the file
-/// (two writers never race on the temp file/rename).
+/// Concurrency: one mutex (`state`) guards the records, the blocks and the timing; it is held to
+/// render the text, not while syncing and writing it, so stages keep reading and recording
+/// meanwhile. A second lock (`fileWrite`, taken before `state`, never inside it) serialises the
+/// writes: two writers never race on the temp file/rename, and a later render is never overwritten
+/// by an earlier one. `record` and `flushIfDue` skip writing while another write is under way (its
+/// records stay pending); `flush` waits for it.
 public final class LockWriter: @unchecked Sendable {
     public let path: String
     /// Pipeline order: the stages the file lists. Records of other stages are dropped at the first
@@ -50,15 +57,19 @@ public final class LockWriter: @unchecked Sendable {
         var lastWrite: ContinuousClock.Instant?
         var gap: Duration
         var writes = 0
+        var writing = false
     }
 
     private let state: Protected<State>
+    private let fileWrite = NSLock()
     private let fs = LocalFileSystem()
     private let clock = ContinuousClock()
 
-    /// Called before each write of the file, with the mutex held: files that must be on disk whenever
-    /// the lock is (the run log's index) are written here.
+    /// Called before each write of the file, after its text was rendered: files that must be on disk
+    /// whenever the lock is (the run log's index) are written here.
     private let beforeWrite: @Sendable () -> Void
+    /// Synced before each write of the file (after `beforeWrite`).
+    public let barrier: DurabilityBarrier?
 
     /// A stage → the lock entry digest of a block crx rendered for it (see above).
     private let renderedEntry: @Sendable (String) -> String?
@@ -67,9 +78,10 @@ public final class LockWriter: @unchecked Sendable {
 
     public init(path: String, order: [String], lock: Lockfile,
                 minimumInterval: Duration = .milliseconds(20), costFactor: Int = 10,
-                beforeWrite: @escaping @Sendable () -> Void = {},
+                barrier: DurabilityBarrier? = nil, beforeWrite: @escaping @Sendable () -> Void = {},
                 renderedEntry: @escaping @Sendable (String) -> String? = { _ in nil }) {
         self.path = path
+        self.barrier = barrier
         self.beforeWrite = beforeWrite
         self.renderedEntry = renderedEntry
         loadedIdentity = lock.stages.isEmpty ? nil : LocalFileSystem().stat(path)
@@ -94,7 +106,7 @@ public final class LockWriter: @unchecked Sendable {
     /// Adds or replaces a stage's record, and writes the file now unless the last write was less
     /// than `gap` ago (then the record is pending). A failed write throws; the record stays pending.
     public func record(_ name: String, _ record: Lockfile.StageRecord) throws {
-        try state.withLock { s in
+        let due = state.withLock { s in
             if !s.pruned {
                 let names = Set(order)
                 s.lock.stages = s.lock.stages.filter { names.contains($0.key) }
@@ -103,7 +115,11 @@ public final class LockWriter: @unchecked Sendable {
             s.lock.stages[name] = record
             s.blocks[name] = Lockfile.renderBlock(name, record)
             s.pending = true
-            if isDue(s) { try write(&s) }
+            return isDue(s)
+        }
+        if due, fileWrite.try() {
+            defer { fileWrite.unlock() }
+            try writePending(ifDue: true)
         }
     }
 
@@ -111,6 +127,8 @@ public final class LockWriter: @unchecked Sendable {
     public var secondsUntilDue: Double? {
         state.withLock { s in
             guard s.pending else { return nil }
+            // Being written: look again after `gap` (the write in progress may not cover them).
+            if s.writing { return Self.seconds(s.gap) }
             guard let last = s.lastWrite else { return 0 }
             return Self.seconds(s.gap - (clock.now - last))
         }
@@ -119,20 +137,17 @@ public final class LockWriter: @unchecked Sendable {
     /// Writes pending records if `gap` has passed since the last write. A failed write keeps them
     /// pending: they are tried again after `gap`, and `flush()` reports the error.
     public func flushIfDue() {
-        state.withLock { s in
-            guard s.pending, isDue(s) else { return }
-            do { try write(&s) } catch {
-                // Tried again after `gap`, and by `flush()`.
-                s.lastWrite = clock.now
-            }
-        }
+        guard fileWrite.try() else { return }
+        defer { fileWrite.unlock() }
+        // A failure is tried again after `gap`, and by `flush()`.
+        try? writePending(ifDue: true)
     }
 
     /// Writes pending records now (at the end of a build, whatever its outcome).
     public func flush() throws {
-        try state.withLock { s in
-            if s.pending { try write(&s) }
-        }
+        fileWrite.lock()
+        defer { fileWrite.unlock() }
+        try writePending(ifDue: false)
     }
 
     /// The text the file gets: `Lockfile.header` and the blocks in pipeline order.
@@ -157,6 +172,40 @@ public final class LockWriter: @unchecked Sendable {
                 result[name] = XXH3Hasher.digest(Lockfile.header + block).hex
             }
             return result
+        }
+    }
+
+    /// Renders the pending records (under the mutex), then syncs the barrier and writes the file
+    /// (outside it). The caller holds `fileWrite`. A failed write leaves the records pending.
+    private func writePending(ifDue: Bool) throws {
+        guard let text = state.withLock({ s -> String? in
+            guard s.pending, !ifDue || isDue(s) else { return nil }
+            s.pending = false
+            s.writing = true
+            s.lastWrite = clock.now
+            return render(&s)
+        }) else { return }
+        do {
+            let started = clock.now
+            beforeWrite()
+            // Every record in `text` was added after its files were deferred, so this sync covers
+            // them. Its time counts into `gap`: the fewer barriers, the bigger the batches.
+            try barrier?.sync()
+            try fs.writeAtomically(Array(text.utf8), to: path)
+            let now = clock.now
+            state.withLock { s in
+                s.writing = false
+                s.lastWrite = now
+                s.writes += 1
+                s.gap = max(minimumInterval, (now - started) * costFactor)
+            }
+        } catch {
+            state.withLock { s in
+                s.writing = false
+                s.pending = true
+                s.lastWrite = clock.now
+            }
+            throw error
         }
     }
 
@@ -217,18 +266,6 @@ public final class LockWriter: @unchecked Sendable {
                 if hasher.finalize().hex == expected { s.blocks[name] = String(decoding: block, as: UTF8.self) }
             }
         }
-    }
-
-    private func write(_ s: inout State) throws {
-        let started = clock.now
-        beforeWrite()
-        let text = render(&s)
-        try fs.writeAtomically(Array(text.utf8), to: path)
-        let now = clock.now
-        s.pending = false
-        s.lastWrite = now
-        s.writes += 1
-        s.gap = max(minimumInterval, (now - started) * costFactor)
     }
 
     private static func seconds(_ d: Duration) -> Double {

@@ -18,9 +18,16 @@ import Foundation
 /// to `tmp/`, are hashed while compressed, fsynced and renamed into place, so an object path either
 /// does not exist or holds complete frames of the right content. Identical content is stored once.
 /// Reads re-hash while decompressing (large objects on every core) and refuse mismatches.
+///
+/// With a `barrier` (a build), an object is renamed into place without its own fsync and made
+/// durable by the barrier before the lock that refers to it is written. After a power loss such
+/// an object may be torn: reads refuse it (`StoreError.corrupt`), and the next insert of that
+/// content replaces it.
 public struct LocalObjectStore: ObjectStore {
     public let directory: String
     public var compressionLevel: Int32
+    /// Where fsyncs are deferred to; nil: each object is fsynced before its rename.
+    public var barrier: DurabilityBarrier?
 
     public init(directory: String, compressionLevel: Int32 = 1) {
         self.directory = directory
@@ -85,7 +92,9 @@ public struct LocalObjectStore: ObjectStore {
         let size: Int64
         do {
             size = try encode(hasher, fd, temp)
-            guard fsync(fd) == 0 else { throw IOError("sync cache object", path: temp, errno: errno) }
+            if barrier == nil {
+                guard fsync(fd) == 0 else { throw IOError("sync cache object", path: temp, errno: errno) }
+            }
             fchmod(fd, 0o444)
             close(fd)
         } catch {
@@ -98,10 +107,15 @@ public struct LocalObjectStore: ObjectStore {
         // fresh copy replaces it (the same content compresses to the same bytes, so a byte
         // comparison settles it; a full check only when they differ, e.g. an object written by an
         // older crx as a single frame).
-        if access(final, F_OK) == 0 && (Self.sameBytes(temp, final) || verify(digest) == .ok) { return (digest, size) }
+        if access(final, F_OK) == 0 && (Self.sameBytes(temp, final) || verify(digest) == .ok) {
+            // Possibly written by a build killed before its barrier: made durable with this one's.
+            barrier?.deferred(final)
+            return (digest, size)
+        }
         try fs.createDirectory((final as NSString).deletingLastPathComponent)
         guard rename(temp, final) == 0 else { throw IOError("publish cache object", path: final, errno: errno) }
         published = true
+        barrier?.deferred(final)
         return (digest, size)
     }
 

@@ -10,8 +10,13 @@ import Foundation
 /// crx-run 1
 /// <xxh128 hex>\t<size>\t<nfiles or ->\t<escaped out path>
 /// ```
+///
+/// With a `barrier` (a build), entries are written without their own fsync and made durable by the
+/// barrier; a torn entry after a power loss reads as no entry.
 public struct RunCache: Sendable {
     public let directory: String
+    /// Where fsyncs are deferred to; nil: each entry is fsynced before its rename.
+    public var barrier: DurabilityBarrier?
 
     public init(directory: String) { self.directory = directory }
 
@@ -53,7 +58,7 @@ public struct RunCache: Sendable {
     public func record(_ key: Digest, outs: [Lockfile.Entry]) throws {
         var text = "crx-run 1\n"
         for o in outs { text += "\(o.hash.digest.hex)\t\(o.hash.size)\t\(o.hash.nfiles.map(String.init) ?? "-")\t\(Escaping.escape(o.path))\n" }
-        try LocalFileSystem().writeAtomically(Array(text.utf8), to: path(key))
+        try LocalFileSystem().writeAtomically(Array(text.utf8), to: path(key), barrier: barrier)
     }
 
     public func allKeys() -> [Digest] {
