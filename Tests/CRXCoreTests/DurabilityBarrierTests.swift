@@ -20,6 +20,60 @@ import Testing
         try barrier.sync()                                                                // nothing to do
     }
 
+    /// After a failed fsync, a second fsync may report success for bytes the kernel dropped: a
+    /// barrier that failed once never vouches for anything again.
+    @Test func aFailedSyncStaysFailed() throws {
+        let dir = TempDir()
+        let barrier = DurabilityBarrier()
+        // A socket in the file system cannot be opened: the sync of it fails (ENXIO).
+        let socketPath = dir.path + "/sock"
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        #expect(fd >= 0)
+        defer { close(fd) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            for (i, byte) in socketPath.utf8.enumerated() { raw[i] = byte }
+        }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        #expect(bound == 0)
+        barrier.deferred(socketPath)
+        #expect(throws: IOError.self) { try barrier.sync() }
+
+        try FileManager.default.removeItem(atPath: socketPath)      // the bad file is gone…
+        try LocalFileSystem().writeAtomically(Array("a".utf8), to: dir.path + "/a", barrier: barrier)
+        #expect(throws: IOError.self) { try barrier.sync() }         // …and still nothing is vouched for
+
+        let writer = LockWriter(path: dir.path + "/pipeline.lock", order: ["a"], lock: Lockfile(), barrier: barrier)
+        #expect(throws: IOError.self) {
+            try writer.record("a", Lockfile.StageRecord(cmd: ["true"], deps: [], params: [:], outs: []))
+            try writer.flush()
+        }
+        #expect(!FileManager.default.fileExists(atPath: dir.path + "/pipeline.lock"), "no lock written after a failed barrier")
+    }
+
+    /// Objects a build restores but did not write (run-cache restores) go through its barrier too:
+    /// a file's object, a directory's manifest and every file of it.
+    @Test func restoredObjectsAreDeferred() throws {
+        let dir = TempDir()
+        var store = LocalObjectStore(directory: dir.path + "/cache")   // written earlier, outside a build
+        let a = try store.insert(file: dir.write("a.txt", "a"))
+        let b = try store.insert(file: dir.write("b.txt", "b"))
+        let manifest = DirectoryManifest(entries: [.init(path: "a.txt", digest: a.digest, size: a.size),
+                                                   .init(path: "b.txt", digest: b.digest, size: b.size)])
+        let directory = try store.insert(bytes: manifest.bytes)
+        let barrier = DurabilityBarrier()
+        store.barrier = barrier
+        store.deferObjects(of: [
+            Lockfile.Entry(path: "out.txt", hash: PathDigest(digest: a.digest, size: a.size)),
+            Lockfile.Entry(path: "outdir", hash: PathDigest(digest: directory, size: a.size + b.size, nfiles: 2)),
+        ])
+        #expect(barrier.pendingCount == 4, "the file's object, the manifest and its two files")
+        try barrier.sync()
+    }
+
     @Test func storeDefersObjectsAndTheirReuse() throws {
         let dir = TempDir()
         let barrier = DurabilityBarrier()

@@ -452,6 +452,7 @@ public final class Reproducer: @unchecked Sendable {
                 do {
                     try options.remote?.fetch(outs.filter { !checkout.isRestorable($0.hash) })
                     for e in outs { try checkout.restore(e) }
+                    store.deferObjects(of: outs)
                     let record = Lockfile.StageRecord(cmd: stage.cmd, deps: snapshot.deps, params: paramsUsed, outs: outs)
                     logRun(stage, record: record, started: started, finished: Date(), exitCode: nil, producedBy: .runCache,
                            original: runLog.originalRun(fingerprint: fingerprint), fingerprint: nil)

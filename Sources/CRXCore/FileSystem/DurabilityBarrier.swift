@@ -37,6 +37,8 @@ import Foundation
 /// outside it, so stages keep deferring files meanwhile (those go to the next barrier).
 public final class DurabilityBarrier: @unchecked Sendable {
     private let pending = Protected<[String]>([])
+    /// The first failed sync, thrown by every later one.
+    private let failure = Protected<(any Error)?>(nil)
 
     public init() {}
 
@@ -49,18 +51,24 @@ public final class DurabilityBarrier: @unchecked Sendable {
     }
 
     /// Makes every file deferred so far durable: fsyncs each (a file gone since — replaced or
-    /// quarantined — is skipped). Throws the first failure; the files of a failed batch are kept
-    /// for the next call.
+    /// quarantined — is skipped). Throws the first failure; the files of a failed batch are kept.
+    ///
+    /// A failure is final: every later `sync()` throws it too. After a failed fsync the kernel may
+    /// have dropped the dirty pages and a second fsync of the same file can return 0 although its
+    /// bytes never reached the disk, so nothing deferred to this barrier may ever be vouched for:
+    /// the lock writer keeps those records pending and never writes them (they run again next time).
     public func sync() throws {
         let batch = pending.withLock { p -> [String] in
             defer { p.removeAll(keepingCapacity: true) }
             return p
         }
+        if let failure = failure.withLock({ $0 }) { throw failure }
         guard !batch.isEmpty else { return }
         do {
             for path in batch { try Self.fsync(path) }
         } catch {
             pending.withLock { $0.insert(contentsOf: batch, at: 0) }
+            failure.withLock { $0 = $0 ?? error }
             throw error
         }
     }

@@ -37,6 +37,20 @@ public struct LocalObjectStore: ObjectStore {
     var objectsDirectory: String { directory + "/v1/objects" }
     var tempDirectory: String { directory + "/v1/tmp" }
 
+    /// Notes to the barrier the objects of `entries` (a directory's manifest and its files too) that
+    /// this build did not write itself — restored from the run-cache, possibly left by a build killed
+    /// before its barrier, or downloaded — so they are durable before a lock refers to them. An
+    /// object already on disk costs an fsync with nothing to write.
+    public func deferObjects(of entries: [Lockfile.Entry]) {
+        guard let barrier else { return }
+        for entry in entries {
+            barrier.deferred(objectPath(entry.hash.digest))
+            guard entry.hash.isDirectory, let bytes = try? read(entry.hash.digest),
+                  let manifest = DirectoryManifest(bytes: bytes) else { continue }
+            for file in manifest.entries { barrier.deferred(objectPath(file.digest)) }
+        }
+    }
+
     public func objectPath(_ d: Digest) -> String {
         let hex = d.hex
         return "\(objectsDirectory)/\(hex.prefix(2))/\(hex.dropFirst(2))"
