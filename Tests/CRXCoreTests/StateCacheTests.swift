@@ -28,6 +28,27 @@ import Testing
         }
     }
 
+    /// A file system that keeps whole seconds gives every write within a second the same mtime: a
+    /// hash taken 1–2 s after such an mtime is not trusted (a same-size rewrite could go unseen);
+    /// a nanosecond mtime 100 ms old is, and so are old files and files crx itself wrote.
+    @Test func wholeSecondMtimesNeedTheCoarseRacyWindow() {
+        let state = StateCache(file: nil)
+        let now = Int64(Date().timeIntervalSince1970 * 1e9)
+        let coarse = FileStat(kind: .file, inode: 1, size: 1, mtimeNs: (now - 1_000_000_000) / 1_000_000_000 * 1_000_000_000)
+        var fineMtime = now - 100_000_000
+        if fineMtime % 1_000_000_000 == 0 { fineMtime -= 1 }
+        let fine = FileStat(kind: .file, inode: 2, size: 1, mtimeNs: fineMtime)
+        let old = FileStat(kind: .file, inode: 3, size: 1, mtimeNs: (now / 1_000_000_000 - 5) * 1_000_000_000)
+        for (path, st) in [("coarse", coarse), ("fine", fine), ("old", old)] {
+            state.record(path, stat: st, digest: XXH3Hasher.digest(path))
+        }
+        #expect(state.lookup("coarse", stat: coarse) == nil, "1–2 s after a whole-second mtime")
+        #expect(state.lookup("fine", stat: fine) != nil)
+        #expect(state.lookup("old", stat: old) != nil)
+        state.record("coarse", stat: coarse, digest: XXH3Hasher.digest("coarse"), trusted: true)
+        #expect(state.lookup("coarse", stat: coarse) != nil, "crx wrote it: no writer left")
+    }
+
     @Test func aDamagedFileIsNotUsed() throws {
         let dir = TempDir()
         let file = dir.path + "/state.v1"

@@ -5,7 +5,8 @@ import Foundation
 ///
 /// Racy writes: a file modified within the file system's timestamp granularity of the moment crx
 /// hashed it could keep the same mtime. An entry is therefore trusted only when the hash was taken
-/// at least `racyWindowNs` after the file's mtime; otherwise the next lookup re-hashes (once).
+/// at least `racyWindowNs` (50 ms; `coarseRacyWindowNs`, 2 s, for an mtime of whole seconds) after
+/// the file's mtime; otherwise the next lookup re-hashes (once).
 ///
 /// On disk, `.crx/state/state.v1` (atomically replaced; a missing, unreadable, damaged or foreign
 /// file is an empty cache — it is only a cache):
@@ -31,6 +32,17 @@ public final class StateCache: @unchecked Sendable {
 
     public static let header = "crx-state 1"
     public static let racyWindowNs: Int64 = 50_000_000
+    /// The window for an mtime of whole seconds: a file system that keeps seconds only (ext3 with
+    /// small inodes, some NFS and FUSE mounts; 2 s on FAT) truncates every write within the same
+    /// second or two to the same mtime, so a hash taken less than that after it proves nothing. (A
+    /// fine-grained mtime is a whole second once in 10⁹ — or for files unpacked from an archive, which
+    /// are old: the wider window costs them nothing.)
+    public static let coarseRacyWindowNs: Int64 = 2_000_000_000
+
+    /// How long after `mtimeNs` a hash must have been taken to be trusted.
+    static func racyWindow(mtimeNs: Int64) -> Int64 {
+        mtimeNs % 1_000_000_000 == 0 ? coarseRacyWindowNs : racyWindowNs
+    }
 
     private let file: String?
     private let table = Protected<(entries: [String: Entry], dirty: Bool, loaded: Bool)>(([:], false, false))
@@ -63,7 +75,7 @@ public final class StateCache: @unchecked Sendable {
     public func lookup(_ path: String, stat: FileStat) -> Entry? {
         withTable { state in
             guard let e = state.entries[path], e.inode == stat.inode, e.size == stat.size,
-                  e.mtimeNs == stat.mtimeNs, e.recordedNs - e.mtimeNs >= Self.racyWindowNs else { return nil }
+                  e.mtimeNs == stat.mtimeNs, e.recordedNs - e.mtimeNs >= Self.racyWindow(mtimeNs: e.mtimeNs) else { return nil }
             return e
         }
     }
@@ -72,7 +84,7 @@ public final class StateCache: @unchecked Sendable {
     /// file (crx wrote it, or its writer exited), so the racy window does not apply.
     public func record(_ path: String, stat: FileStat, digest: Digest, extra: [String: String] = [:], trusted: Bool = false) {
         var now = Int64(Date().timeIntervalSince1970 * 1e9)
-        if trusted { now = max(now, stat.mtimeNs + Self.racyWindowNs) }
+        if trusted { now = max(now, stat.mtimeNs + Self.racyWindow(mtimeNs: stat.mtimeNs)) }
         withTable { state in
             var facts = extra
             if let old = state.entries[path], old.digest == digest { facts.merge(old.extra) { new, _ in new } }
