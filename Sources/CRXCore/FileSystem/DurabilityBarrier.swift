@@ -58,11 +58,11 @@ public final class DurabilityBarrier: @unchecked Sendable {
     /// bytes never reached the disk, so nothing deferred to this barrier may ever be vouched for:
     /// the lock writer keeps those records pending and never writes them (they run again next time).
     public func sync() throws {
+        if let failure = failure.withLock({ $0 }) { throw failure }
         let batch = pending.withLock { p -> [String] in
             defer { p.removeAll(keepingCapacity: true) }
             return p
         }
-        if let failure = failure.withLock({ $0 }) { throw failure }
         guard !batch.isEmpty else { return }
         do {
             for path in batch { try Self.fsync(path) }

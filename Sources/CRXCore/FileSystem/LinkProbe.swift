@@ -62,17 +62,7 @@ final class LinkProbe {
 
     /// Entries of `absolute` whose type is a link or unknown; nil when it cannot be read.
     static func linkEntries(_ absolute: String) -> Set<String>? {
-        guard let dir = opendir(absolute) else { return nil }
-        defer { closedir(dir) }
-        var result: Set<String> = []
-        while let entry = readdir(dir) {
-            let type = entry.pointee.d_type
-            guard type == UInt8(DT_LNK) || type == UInt8(DT_UNKNOWN) else { continue }
-            let name = withUnsafePointer(to: entry.pointee.d_name) {
-                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
-            }
-            result.insert(name)
-        }
-        return result
+        LocalFileSystem().entryNames(in: absolute) { _, type in type == UInt8(DT_LNK) || type == UInt8(DT_UNKNOWN) }
+            .map(Set.init)
     }
 }

@@ -22,6 +22,15 @@ public final class BackgroundValue<Value: Sendable>: @unchecked Sendable {
         thread.start()
     }
 
+    /// The value, waited for; unlike `take`, it stays for later calls (each gets a copy: for small
+    /// values that may be asked for more than once).
+    public var value: Value {
+        condition.lock()
+        defer { condition.unlock() }
+        while result == nil { condition.wait() }
+        return result!
+    }
+
     public func take() -> Value {
         condition.lock()
         defer { condition.unlock() }

@@ -38,20 +38,8 @@ public struct Git: Sendable {
 
     /// `state`, found on another thread while the caller goes on; the closure waits for it.
     public func stateInBackground() -> @Sendable () -> (commit: String, dirty: Bool)? {
-        let result = Protected<(commit: String, dirty: Bool)??>(nil)
-        let done = DispatchSemaphore(value: 0)
-        let thread = Thread {
-            result.withLock { $0 = .some(self.state) }
-            done.signal()
-        }
-        thread.stackSize = 1 << 20
-        thread.start()
-        return {
-            if let found = result.snapshot { return found }
-            done.wait()
-            done.signal()
-            return result.snapshot ?? nil
-        }
+        let background = BackgroundValue { self.state }
+        return { background.value }
     }
 
     /// False when git would certainly find no work tree for `root`.
