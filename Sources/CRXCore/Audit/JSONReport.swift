@@ -19,6 +19,17 @@ public enum JSONReport {
         return try foundationEncode(value)
     }
 
+    /// `value` on one line, without its newline (no whitespace between tokens, keys sorted as
+    /// `encode` sorts them): a record of an append-only journal.
+    public static func encodeLine(_ value: [String: Any]) throws -> [UInt8] {
+        var writer = Writer(capacity: 512)
+        writer.compact = true
+        if !writer.write(value, indent: 0) {
+            writer.out = Array(try JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .withoutEscapingSlashes]))
+        }
+        return writer.out
+    }
+
     /// The reference encoding, through `JSONSerialization`.
     static func foundationEncode(_ value: Any) throws -> [UInt8] {
         let data = try JSONSerialization.data(withJSONObject: value, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
@@ -80,6 +91,8 @@ public enum JSONReport {
         var orders: [String: [String]] = [:]
         /// Where each `Encoded` value went in `out`: (tag, byte range).
         var spans: [(tag: Int, range: Range<Int>)] = []
+        /// One line: no newlines or indentation, `:` and `,` without spaces (`encodeLine`).
+        var compact = false
 
         init(capacity: Int = 1 << 16) { out.reserveCapacity(capacity) }
 
@@ -109,29 +122,29 @@ public enum JSONReport {
             case let n as UInt64: ascii(n.description)
             case let array as [Any]:
                 if array.isEmpty { ascii("[]"); return true }
-                ascii("[\n")
+                ascii(compact ? "[" : "[\n")
                 for (k, element) in array.enumerated() {
-                    if k > 0 { ascii(",\n") }
+                    if k > 0 { ascii(compact ? "," : ",\n") }
                     spaces(indent + 2)
                     guard write(element, indent: indent + 2) else { return false }
                 }
-                out.append(10)
+                newline()
                 spaces(indent)
                 out.append(UInt8(ascii: "]"))
             case let dict as [String: Any]:
                 if dict.isEmpty { ascii("{}"); return true }
-                ascii("{\n")
+                ascii(compact ? "{" : "{\n")
                 spaces(indent + 2)
                 for (k, key) in sortedKeys(dict).enumerated() {
                     if k > 0 {
-                        ascii(",\n")
+                        ascii(compact ? "," : ",\n")
                         spaces(indent + 2)
                     }
                     string(key)
-                    ascii(" : ")
+                    ascii(compact ? ":" : " : ")
                     guard write(dict[key]!, indent: indent + 2) else { return false }
                 }
-                out.append(10)
+                newline()
                 spaces(indent)
                 out.append(UInt8(ascii: "}"))
             case let d as Double:
@@ -155,7 +168,11 @@ public enum JSONReport {
 
         mutating func ascii(_ s: String) { out.append(contentsOf: s.utf8) }
 
-        mutating func spaces(_ n: Int) { out.append(contentsOf: repeatElement(UInt8(ascii: " "), count: n)) }
+        mutating func spaces(_ n: Int) {
+            if !compact { out.append(contentsOf: repeatElement(UInt8(ascii: " "), count: n)) }
+        }
+
+        mutating func newline() { if !compact { out.append(10) } }
 
         mutating func string(_ s: String) {
             out.append(UInt8(ascii: "\""))

@@ -166,7 +166,7 @@ extension Lineage {
                 continue
             }
             encodedStages.append(stage.name)
-            let run = runID.flatMap { runLog.record(id: $0) }
+            let run = runID == nil ? nil : runLog.current(stage: stage.name, lockEntry: entry)
             let part = try self.part(stage, record: record, entry: entry, run: run, carried: run == nil ? carried(entry) : nil,
                                      facts: facts, sourcesByPath: sourcesByPath)
             runs.append(try encoded(part.run, stage: stage.name, artefact: nil))

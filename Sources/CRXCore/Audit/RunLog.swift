@@ -4,13 +4,16 @@ import Foundation
 /// and crashes.
 ///
 /// ```
-/// .crx/runs/<run id>.json      one record per run (UUID): stage, cmd, wdir, times, exit code, how
-///                              the outputs came to be (ran / run-cache / cache) and from which run
-/// .crx/runs/index.json         stage → {run_id, lock_entry}: the run behind the current lock entry
-/// .crx/runs/fingerprints/<fp>  run-cache fingerprint → the run that first built it
+/// .crx/runs/journal.v1         every run, one JSON object per line, appended (`RunJournal`): stage,
+///                              cmd, wdir, times, exit code, how the outputs came to be (ran /
+///                              run-cache / cache) and from which run
+/// .crx/runs/index.json         stage → {run_id, lock_entry, at}: the run behind the current lock
+///                              entry and the byte offset of its line in the journal
+/// .crx/runs/<run id>.json      a record written by crx before the journal (read, never written)
 /// ```
 /// A record whose `lock_entry` no longer matches the stage's lock entry is not used (the lock came
-/// from elsewhere, e.g. git).
+/// from elsewhere, e.g. git). Which run first built a run-cache fingerprint is kept in the run-cache
+/// entry itself (`RunCache`).
 public final class RunLog: @unchecked Sendable {
     public struct Record: Sendable {
         public enum Production: String, Sendable { case ran, runCache = "run_cache", cache }
@@ -68,9 +71,11 @@ public final class RunLog: @unchecked Sendable {
     }
 
     let directory: String
-    /// Where the fsyncs of records, fingerprints and the index are deferred to (a build's, synced
+    /// Where the fsyncs of the journal and the index are deferred to (a build's, synced
     /// before each lock write); nil: each file is fsynced before its rename.
     public let barrier: DurabilityBarrier?
+    /// `journal.v1`: every record, appended.
+    let journal: RunJournal
     /// stage → {run_id, lock_entry}, and whether it changed since `index.json` was written.
     private let index: Protected<(table: [String: [String: String]], dirty: Bool)>
     /// The records this process saved, by run id (so lineage after a repro reads none back from disk).
@@ -81,6 +86,7 @@ public final class RunLog: @unchecked Sendable {
     public init(directory: String, barrier: DurabilityBarrier? = nil) {
         self.directory = directory
         self.barrier = barrier
+        journal = RunJournal(path: directory + "/journal.v1", barrier: barrier)
         index = Protected(((JSONReport.read(directory + "/index.json") as? [String: [String: String]]) ?? [:], false))
     }
 
@@ -91,21 +97,16 @@ public final class RunLog: @unchecked Sendable {
 
     public static func newRunID() -> String { UUID().uuidString.lowercased() }
 
-    /// Writes the run's record (and, for a run that ran, the run-cache fingerprint's first run), and
-    /// points the index at it. `writeIndex: false` leaves the index changed in memory only, for
-    /// `saveIndex()` to write later: the index lists every stage, so a build that wrote it after each
-    /// run wrote O(stages²) bytes.
-    public func save(_ record: Record, fingerprint: Digest? = nil, writeIndex: Bool = true) throws {
+    /// Appends the run's record to the journal and points the index at it. `writeIndex: false` leaves
+    /// the index changed in memory only, for `saveIndex()` to write later: the index lists every
+    /// stage, so a build that wrote it after each run wrote O(stages²) bytes.
+    public func save(_ record: Record, writeIndex: Bool = true) throws {
         let json = record.json
-        try LocalFileSystem().writeAtomically(try JSONReport.encode(json), to: "\(directory)/\(record.runID).json", barrier: barrier)
-        // Kept as it reads back from the file (times to the second).
+        let offset = try journal.append(try JSONReport.encodeLine(json))
+        // Kept as it reads back from the journal (times to the second).
         if let readBack = Record(json: json) { saved.withLock { $0[record.runID] = readBack } }
-        if let fingerprint, record.producedBy == .ran {
-            try LocalFileSystem().writeAtomically(Array(record.runID.utf8), to: "\(directory)/fingerprints/\(fingerprint.hex)",
-                                                  barrier: barrier)
-        }
         index.withLock { state in
-            state.table[record.stage] = ["run_id": record.runID, "lock_entry": record.lockEntry]
+            state.table[record.stage] = ["run_id": record.runID, "lock_entry": record.lockEntry, "at": String(offset)]
             state.dirty = true
         }
         if writeIndex { try saveIndex() }
@@ -128,15 +129,16 @@ public final class RunLog: @unchecked Sendable {
         }
     }
 
-    /// The run that first built a run-cache fingerprint.
-    public func originalRun(fingerprint: Digest) -> String? {
+    /// The run that first built a run-cache fingerprint, as a crx before the journal recorded it
+    /// (`fingerprints/<fingerprint>`; the run-cache entry names it now).
+    public func legacyOriginalRun(fingerprint: Digest) -> String? {
         (try? String(contentsOfFile: "\(directory)/fingerprints/\(fingerprint.hex)", encoding: .utf8))
     }
 
     /// The run behind a stage's current lock entry, if this machine recorded it.
     public func current(stage: String, lockEntry: String) -> Record? {
         guard let e = index.withLock({ $0.table[stage] }), e["lock_entry"] == lockEntry, let id = e["run_id"] else { return nil }
-        return record(id: id)
+        return record(id: id, at: e["at"].flatMap { Int64($0) })
     }
 
     /// The lock entry digest the index records for `stage` (that of the block crx last rendered for it).
@@ -148,8 +150,14 @@ public final class RunLog: @unchecked Sendable {
         return e["run_id"]
     }
 
-    public func record(id: String) -> Record? {
+    /// The record of run `id`: saved by this process, at `offset` in the journal, or (no offset: an
+    /// index entry older than the journal) in its own file.
+    func record(id: String, at offset: Int64?) -> Record? {
         if let record = saved.withLock({ $0[id] }) { return record }
-        return JSONReport.read("\(directory)/\(id).json").flatMap(Record.init(json:))
+        guard let offset else { return JSONReport.read("\(directory)/\(id).json").flatMap(Record.init(json:)) }
+        guard let line = journal.line(at: offset),
+              let json = (try? JSONSerialization.jsonObject(with: Data(line))) as? [String: Any],
+              let record = Record(json: json), record.runID == id else { return nil }
+        return record
     }
 }

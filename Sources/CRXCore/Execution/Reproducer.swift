@@ -411,7 +411,7 @@ public final class Reproducer: @unchecked Sendable {
                 if let record {
                     let previous = runLog.current(stage: stage.name, lockEntry: RunLog.lockEntryDigest(stage: stage.name, record: record))
                     logRun(stage, record: record, started: started, finished: Date(), exitCode: nil, producedBy: .cache,
-                           original: previous?.originalRunID ?? previous?.runID, fingerprint: nil)
+                           original: previous?.originalRunID ?? previous?.runID)
                 }
                 return .restored(fromRunCache: false)
             } catch let error as StoreError {
@@ -445,7 +445,7 @@ public final class Reproducer: @unchecked Sendable {
             let canUseRunCache = options.useRunCache && !options.force && !stage.alwaysChanged
                 && !stage.outs.isEmpty && stage.outs.allSatisfy(\.cache)
             if canUseRunCache { options.remote?.fetchRunCacheEntry(fingerprint) }
-            if canUseRunCache, let outs = runCache.lookup(fingerprint),
+            if canUseRunCache, let cached = runCache.entry(fingerprint), case let outs = cached.outs,
                Set(outs.map(\.path)) == Set(stage.outs.map(\.path)), outs.allSatisfy({ inCache($0.hash) }) {
                 observer.stageRestoring(stage.name, paths: outs.map(\.path), fromRunCache: true)
                 let started = Date()
@@ -455,7 +455,7 @@ public final class Reproducer: @unchecked Sendable {
                     store.deferObjects(of: outs)
                     let record = Lockfile.StageRecord(cmd: stage.cmd, deps: snapshot.deps, params: paramsUsed, outs: outs)
                     logRun(stage, record: record, started: started, finished: Date(), exitCode: nil, producedBy: .runCache,
-                           original: runLog.originalRun(fingerprint: fingerprint), fingerprint: nil)
+                           original: cached.originalRun ?? runLog.legacyOriginalRun(fingerprint: fingerprint))
                     try commit(stage, record)
                     return .restored(fromRunCache: true)
                 } catch let error as StoreError {
@@ -517,10 +517,10 @@ public final class Reproducer: @unchecked Sendable {
             }
             let record = Lockfile.StageRecord(cmd: stage.cmd, deps: snapshot.deps, params: paramsUsed, outs: outs)
             // The run's record first: the run log's index on disk then always covers the lock on disk.
-            logRun(stage, record: record, started: result.started, finished: result.finished, exitCode: result.exitCode,
-                   producedBy: .ran, original: nil, fingerprint: canUseRunCache ? fingerprint : nil, job: result.batchJob)
+            let runID = logRun(stage, record: record, started: result.started, finished: result.finished,
+                               exitCode: result.exitCode, producedBy: .ran, original: nil, job: result.batchJob)
             try commit(stage, record)
-            if canUseRunCache { try? runCache.record(fingerprint, outs: outs) }
+            if canUseRunCache { try? runCache.record(fingerprint, outs: outs, run: runID) }
             return .ran
         }
     }
@@ -541,15 +541,18 @@ public final class Reproducer: @unchecked Sendable {
         try lockWriter.record(stage.name, record)
     }
 
-    /// Keeps the record of a run (for lineage); a failure to write it does not fail the build.
+    /// Keeps the record of a run (for lineage) and returns its id; a failure to write it does not
+    /// fail the build.
+    @discardableResult
     func logRun(_ stage: Stage, record: Lockfile.StageRecord, started: Date, finished: Date, exitCode: Int32?,
-                producedBy: RunLog.Record.Production, original: String?, fingerprint: Digest?, job: BatchJob? = nil) {
+                producedBy: RunLog.Record.Production, original: String?, job: BatchJob? = nil) -> String {
         let entry = RunLog.lockEntryDigest(stage: stage.name, record: record)
         var run = RunLog.Record(runID: RunLog.newRunID(), stage: stage.name, cmd: stage.cmd, wdir: stage.wdir,
                                 started: started, finished: finished, exitCode: exitCode, producedBy: producedBy,
                                 originalRunID: original, lockEntry: entry, executor: job?.scheduler ?? "local")
         run.job = job
-        try? runLog.save(run, fingerprint: fingerprint, writeIndex: false)
+        try? runLog.save(run, writeIndex: false)
+        return run.runID
     }
 
     /// Identity of every file the stage's deps cover.

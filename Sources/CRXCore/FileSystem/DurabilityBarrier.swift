@@ -6,14 +6,15 @@ import Foundation
 /// Files written without an fsync of their own, made durable together before anything that
 /// refers to them is published.
 ///
-/// A build writes a handful of small files per stage (cache objects, the run record, the run-cache
-/// entry) and the lock that refers to them. An fsync per file cost ≈10 ms each (a journal commit
+/// A build writes a handful of small files per stage (cache objects, the run-cache entry, a line of
+/// the run journal) and the lock that refers to them. An fsync per file cost ≈10 ms each (a journal commit
 /// apiece): ~28 ms of waiting per stage. Instead, writers publish their files (temp → rename, so a
-/// reader never sees half a file) and `deferred(_:)` them here; the lock writer calls `sync()`
+/// reader never sees half a file; or one append, for the run journal) and `deferred(_:)` them here; the lock writer calls `sync()`
 /// before each atomic write of `pipeline.lock`:
 /// ```
-///   object / run record / run-cache entry ──▶ temp file ──▶ rename ──▶ deferred(path)
-///                                                                            │
+///   object / run-cache entry ──▶ temp file ──▶ rename ──▶ deferred(path)
+///   run record ──▶ one append to the run journal ───────▶ deferred(path)
+///                                                                │
 ///   LockWriter.write ──▶ sync(): fsync each deferred file ──▶ lock temp, fsync, rename
 /// ```
 /// One journal commit then covers most of the batch (the later fsyncs find their data and metadata
@@ -65,7 +66,9 @@ public final class DurabilityBarrier: @unchecked Sendable {
         }
         guard !batch.isEmpty else { return }
         do {
-            for path in batch { try Self.fsync(path) }
+            // A file appended to more than once (the run journal) is synced once.
+            var seen = Set<String>()
+            for path in batch where seen.insert(path).inserted { try Self.fsync(path) }
         } catch {
             pending.withLock { $0.insert(contentsOf: batch, at: 0) }
             failure.withLock { $0 = $0 ?? error }

@@ -48,7 +48,7 @@ extension Workspace {
     @discardableResult
     public func removeStaleTemporaries(pipeline: Pipeline?) -> [String] {
         var directories = [ProjectPath.parent(lockPath), root + "/reports", crxDirectory, crxDirectory + "/state",
-                           crxDirectory + "/runs", crxDirectory + "/runs/fingerprints", logsDirectory]
+                           crxDirectory + "/runs", logsDirectory]
         let runcache = crxDirectory + "/runcache"
         let subdirectories = LocalFileSystem().entryNames(in: runcache) { _, type in type == UInt8(DT_DIR) || type == UInt8(DT_UNKNOWN) }
         for sub in subdirectories ?? [] { directories.append(runcache + "/" + sub) }

@@ -60,7 +60,7 @@ public final class RemoteFetcher: OutputFetcher, @unchecked Sendable {
         do {
             try Retry.run { try sync.remote.download(RemoteLayout.runCacheEntry(fingerprint), to: temp) }
             // Only a well-formed entry is kept.
-            guard let text = try? String(contentsOfFile: temp, encoding: .utf8), text.hasPrefix("crx-run 1\n") else {
+            guard let text = try? String(contentsOfFile: temp, encoding: .utf8), RunCache.parse(text) != nil else {
                 unlink(temp)
                 return
             }

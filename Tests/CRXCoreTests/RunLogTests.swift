@@ -1,0 +1,124 @@
+import Foundation
+import Testing
+@testable import CRXCore
+
+/// The run log: records appended to one journal, found again through the index by offset; older
+/// layouts (a file per record, fingerprints beside them) still read.
+@Suite struct RunLogTests {
+    static func record(_ stage: String, entry: String = "e1", produced: RunLog.Record.Production = .ran,
+                       original: String? = nil, cmd: [String] = ["echo hi > out.txt"]) -> RunLog.Record {
+        let started = Date(timeIntervalSince1970: 1_795_000_000)
+        return .init(runID: RunLog.newRunID(), stage: stage, cmd: cmd, wdir: "", started: started,
+                     finished: started.addingTimeInterval(2), exitCode: produced == .ran ? 0 : nil,
+                     producedBy: produced, originalRunID: original, lockEntry: entry)
+    }
+
+    @Test func recordsAreAppendedToOneJournalAndReadBackByANewLog() throws {
+        let dir = TempDir()
+        let runs = dir.path + "/runs"
+        let log = RunLog(directory: runs)
+        let a = Self.record("a", cmd: ["printf 'x\\ny' > \"out put.txt\"", "two"])
+        let b = Self.record("b", entry: "e2", produced: .runCache, original: "first-run")
+        try log.save(a)
+        try log.save(b)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: runs).sorted() == ["index.json", "journal.v1"])
+        let lines = try String(contentsOfFile: runs + "/journal.v1", encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 2)
+        // Another process (a later `crx lineage`) finds each run through the index.
+        let again = RunLog(directory: runs)
+        let readA = try #require(again.current(stage: "a", lockEntry: "e1"))
+        #expect(readA.runID == a.runID && readA.cmd == a.cmd && readA.exitCode == 0 && readA.producedBy == .ran)
+        #expect(readA.started == a.started && readA.finished == a.finished)
+        let readB = try #require(again.current(stage: "b", lockEntry: "e2"))
+        #expect(readB.runID == b.runID && readB.originalRunID == "first-run" && readB.producedBy == .runCache)
+        // A lock entry that changed since (the lock came from git) has no run.
+        #expect(again.current(stage: "a", lockEntry: "other") == nil)
+        // A later run of a stage replaces it in the index; the journal keeps both.
+        let a2 = Self.record("a", entry: "e3")
+        try again.save(a2)
+        #expect(RunLog(directory: runs).current(stage: "a", lockEntry: "e3")?.runID == a2.runID)
+        #expect(try String(contentsOfFile: runs + "/journal.v1", encoding: .utf8).split(separator: "\n").count == 3)
+    }
+
+    @Test func aTornLastLineReadsAsNoRecordAndTheNextRecordStartsItsOwnLine() throws {
+        let dir = TempDir()
+        let runs = dir.path + "/runs"
+        let a = Self.record("a")
+        try RunLog(directory: runs).save(a)
+        // A crash in the middle of the next append.
+        let handle = try #require(FileHandle(forWritingAtPath: runs + "/journal.v1"))
+        handle.seekToEndOfFile()
+        handle.write(Data("{\"run_id\":\"torn".utf8))
+        try handle.close()
+        let journal = RunJournal(path: runs + "/journal.v1", barrier: nil)
+        let size = Int64(try #require(LocalFileSystem().stat(runs + "/journal.v1")).size)
+        #expect(journal.line(at: size - 15) == nil, "a line without its newline is not a record")
+        let b = Self.record("b", entry: "e2")
+        let log = RunLog(directory: runs)
+        try log.save(b)
+        let again = RunLog(directory: runs)
+        #expect(again.current(stage: "a", lockEntry: "e1")?.runID == a.runID)
+        #expect(again.current(stage: "b", lockEntry: "e2")?.runID == b.runID)
+        let text = try String(contentsOfFile: runs + "/journal.v1", encoding: .utf8)
+        #expect(text.split(separator: "\n").count == 3 && text.hasSuffix("\n"))
+        // An offset that is not the start of the stage's record reads as no record.
+        #expect(journal.line(at: size + 1_000) == nil)
+        #expect(again.record(id: b.runID, at: 0) == nil)
+    }
+
+    @Test func indexEntriesFromBeforeTheJournalReadTheirRecordFiles() throws {
+        let dir = TempDir()
+        let runs = dir.path + "/runs"
+        let old = Self.record("a")
+        var json = old.json
+        json["cmd"] = ["old layout"]
+        try JSONReport.write(json, to: "\(runs)/\(old.runID).json")
+        try JSONReport.write(["a": ["run_id": old.runID, "lock_entry": "e1"]], to: runs + "/index.json")
+        try LocalFileSystem().writeAtomically(Array("first-run".utf8), to: runs + "/fingerprints/" + XXH3Hasher.digest("fp").hex)
+        let log = RunLog(directory: runs)
+        #expect(log.current(stage: "a", lockEntry: "e1")?.cmd == ["old layout"])
+        #expect(log.legacyOriginalRun(fingerprint: XXH3Hasher.digest("fp")) == "first-run")
+    }
+
+    @Test func aBuildDefersTheJournalToItsBarrierAndSyncsItOnce() throws {
+        let dir = TempDir()
+        let barrier = DurabilityBarrier()
+        let log = RunLog(directory: dir.path + "/runs", barrier: barrier)
+        for n in 0 ..< 3 { try log.save(Self.record("s\(n)"), writeIndex: false) }
+        #expect(barrier.pendingCount == 3)
+        try log.saveIndex()
+        #expect(barrier.pendingCount == 4)
+        try barrier.sync()
+        #expect(barrier.pendingCount == 0)
+        #expect(RunLog(directory: dir.path + "/runs").current(stage: "s2", lockEntry: "e1") != nil)
+    }
+
+    @Test func runCacheEntriesNameTheRunThatBuiltThemAndVersionOneStillReads() throws {
+        let dir = TempDir()
+        let cache = RunCache(directory: dir.path + "/runcache")
+        let outs = [Lockfile.Entry(path: "model dir/m.json", hash: PathDigest(digest: XXH3Hasher.digest("m"), size: 7, nfiles: 2))]
+        let key = XXH3Hasher.digest("fingerprint")
+        try cache.record(key, outs: outs, run: "run-1")
+        #expect(cache.entry(key) == RunCache.Entry(outs: outs, originalRun: "run-1"))
+        #expect(cache.lookup(key) == outs)
+        // Written by a crx before version 2: no run line.
+        let v1 = XXH3Hasher.digest("older")
+        try LocalFileSystem().writeAtomically(Array("crx-run 1\n\(XXH3Hasher.digest("m").hex)\t7\t2\tmodel dir/m.json\n".utf8),
+                                              to: cache.path(v1))
+        #expect(cache.entry(v1) == RunCache.Entry(outs: outs, originalRun: nil))
+        // An unknown version is no entry (the stage runs).
+        try LocalFileSystem().writeAtomically(Array("crx-run 9\n".utf8), to: cache.path(key))
+        #expect(cache.entry(key) == nil)
+    }
+
+    @Test func journalLinesAreOneLineJSONThatParsesToTheRecord() throws {
+        let value: [String: Any] = ["s": "a\nb \"q\" / \\", "n": 3, "d": 1.5, "z": NSNull(), "b": true,
+                                    "list": ["x", ["k": "v"], [Any]()], "empty": [String: Any]()]
+        let line = try JSONReport.encodeLine(value)
+        #expect(!line.contains(10))
+        let text = String(decoding: line, as: UTF8.self)
+        #expect(text == #"{"b":true,"d":1.5,"empty":{},"list":["x",{"k":"v"},[]],"n":3,"s":"a\nb \"q\" / \\","z":null}"#)
+        let parsed = try #require(try JSONSerialization.jsonObject(with: Data(line)) as? NSDictionary)
+        #expect(parsed == (try JSONSerialization.jsonObject(with: Data(try JSONReport.encode(value))) as? NSDictionary))
+    }
+}
