@@ -80,8 +80,9 @@ public final class Reproducer: @unchecked Sendable {
 
     /// `state`: the workspace's state cache when the caller opened it already (it is read in the
     /// background from then on, e.g. while the pipeline loads); else it is opened here. `lock`: the
-    /// workspace's lock when the caller loaded it already; else it is loaded here.
-    public init(workspace: Workspace, pipeline: Pipeline, state: StateCache? = nil, lock: Lockfile? = nil) throws {
+    /// workspace's lock when the caller loaded it already (with the identity of the file read, which
+    /// the lock writer needs); else it is loaded here.
+    public init(workspace: Workspace, pipeline: Pipeline, state: StateCache? = nil, lock: Lockfile.Loaded? = nil) throws {
         self.workspace = workspace
         self.pipeline = pipeline
         var store = workspace.objectStore()
@@ -95,8 +96,9 @@ public final class Reproducer: @unchecked Sendable {
         checkout = Checkout(root: workspace.root, store: store, state: self.state)
         let runLog = workspace.runLog(barrier: barrier)
         self.runLog = runLog
-        lockWriter = LockWriter(path: workspace.lockPath, order: pipeline.stages.map(\.name), lock: try lock ?? workspace.loadLock(),
-                                barrier: barrier, beforeWrite: { try? runLog.saveIndex() },
+        let loaded = try lock ?? workspace.loadLockWithIdentity()
+        lockWriter = LockWriter(path: workspace.lockPath, order: pipeline.stages.map(\.name), lock: loaded.lock,
+                                identity: loaded.identity, barrier: barrier, beforeWrite: { try? runLog.saveIndex() },
                                 renderedEntry: { runLog.indexedLockEntry(stage: $0) })
         audit = AuditTrail(workspace: workspace, pipeline: pipeline, state: self.state, runLog: runLog)
     }
