@@ -37,6 +37,14 @@ public final class Reproducer: @unchecked Sendable {
         /// `repro --pull`: where to download outputs and run-cache entries missing from the local cache.
         public var remote: (any OutputFetcher)?
         public init() {}
+
+        /// These options with `remote`'s downloads deferred to `barrier` (the build's), as the files
+        /// the build writes are: the lock may record them (`DurabilityBarrier`).
+        func deferringDownloads(to barrier: DurabilityBarrier) -> Options {
+            var options = self
+            options.remote = remote?.deferring(to: barrier)
+            return options
+        }
     }
 
     public enum Outcome: Sendable, Equatable {
@@ -215,6 +223,7 @@ public final class Reproducer: @unchecked Sendable {
 
     /// Runs the stale stages. The caller holds the project lock.
     public func run(_ options: Options, executor: Executor, observer: ReproObserver) throws -> Report {
+        let options = options.deferringDownloads(to: barrier)
         let selected = try pipeline.select(targets: options.targets, options.selection)
         // Stages fresh by stats alone, judged on every core before anything runs. Such a stage is
         // settled as soon as it is ready if every selected upstream stage was settled that way too
