@@ -148,6 +148,11 @@ public struct Workspace: Sendable {
         try Lockfile.load(absolutePath: lockPath, displayPath: lockFileName)
     }
 
+    /// The lock and the identity of the file it was read from, for a `LockWriter` (see `Lockfile.Loaded`).
+    public func loadLockWithIdentity() throws -> Lockfile.Loaded {
+        try Lockfile.loadWithIdentity(absolutePath: lockPath, displayPath: lockFileName)
+    }
+
     public func objectStore() -> LocalObjectStore { LocalObjectStore(directory: cacheDirectory) }
     public func stateCache() -> StateCache { StateCache(file: crxDirectory + "/state/state.v1") }
     public func pipelineCache() -> PipelineCache { PipelineCache(file: crxDirectory + "/state/pipeline.v1") }

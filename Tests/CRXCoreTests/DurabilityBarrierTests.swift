@@ -74,6 +74,33 @@ import Testing
         try barrier.sync()
     }
 
+    /// A downloaded object adopted into a build's store goes through its barrier (it skips its own
+    /// fsync); without a barrier it is fsynced before it is published (not observable here: it
+    /// is published, complete and read-only).
+    @Test func adoptedObjectsAreDeferred() throws {
+        let dir = TempDir()
+        let remote = LocalObjectStore(directory: dir.path + "/remote")
+        let digest = try remote.insert(bytes: Array("downloaded".utf8))
+        var store = LocalObjectStore(directory: dir.path + "/cache")
+        let barrier = DurabilityBarrier()
+        store.barrier = barrier
+        let temp = try store.temporaryPath()
+        try FileManager.default.copyItem(atPath: remote.objectPath(digest), toPath: temp)
+        #expect(try store.adopt(temp, as: digest) == nil)
+        #expect(barrier.pendingCount == 1)
+        try barrier.sync()
+        #expect(store.verify(digest) == .ok)
+
+        store.barrier = nil
+        let other = try remote.insert(bytes: Array("downloaded outside a build".utf8))
+        let temp2 = try store.temporaryPath()
+        try FileManager.default.copyItem(atPath: remote.objectPath(other), toPath: temp2)
+        #expect(try store.adopt(temp2, as: other) == nil)
+        #expect(barrier.pendingCount == 0 && !FileManager.default.fileExists(atPath: temp2))
+        #expect(store.verify(other) == .ok)
+        #expect(LocalFileSystem().stat(store.objectPath(other))?.mode == 0o444)
+    }
+
     @Test func storeDefersObjectsAndTheirReuse() throws {
         let dir = TempDir()
         let barrier = DurabilityBarrier()

@@ -48,11 +48,11 @@ import Testing
         // `hand` as a person might write it: the same record, a different text.
         let text = lock.render(order: order).replacingOccurrences(of: "    cmd: echo\n", with: "    cmd: \"echo\"\n")
         try LocalFileSystem().writeAtomically(Array(text.utf8), to: path)
-        let loaded = try Lockfile.parse(Data(text.utf8), file: "pipeline.lock")
-        #expect(loaded == lock)
+        let loaded = try Lockfile.loadWithIdentity(absolutePath: path, displayPath: "pipeline.lock")
+        #expect(loaded.lock == lock)
         let asked = Protected<Set<String>>([])
         let original = lock
-        let writer = LockWriter(path: path, order: order, lock: loaded, renderedEntry: { name in
+        let writer = LockWriter(path: path, order: order, lock: loaded.lock, identity: loaded.identity, renderedEntry: { name in
             asked.withLock { _ = $0.insert(name) }
             return name == "unknown" ? nil : RunLog.lockEntryDigest(stage: name, record: original.stages[name]!)
         })
@@ -64,6 +64,38 @@ import Testing
         for name in order { #expect(digests[name] == RunLog.lockEntryDigest(stage: name, record: lock.stages[name]!), "\(name)") }
     }
 
+    /// The file's blocks are taken only when it is the file the lock was read from: one replaced
+    /// since (`git checkout` between the read and the writer) is not spliced in, even when it is
+    /// the same size and the run log names its blocks (crx rendered them, on the other branch).
+    @Test func blocksOfALockReplacedSinceItWasReadAreNotTaken() throws {
+        let dir = TempDir()
+        let path = dir.path + "/pipeline.lock"
+        let order = (0 ..< 6).map { "s\($0)" }
+        var read = Lockfile()
+        for (n, name) in order.enumerated() { read.stages[name] = Self.record(n) }
+        var replacement = read
+        for name in order { replacement.stages[name]!.outs[0].hash.digest = XXH3Hasher.digest("other \(name)") }
+        let other = replacement
+        #expect(other.render(order: order).utf8.count == read.render(order: order).utf8.count)
+        let fs = LocalFileSystem()
+        try fs.writeAtomically(Array(read.render(order: order).utf8), to: path)
+        let readIdentity = try #require(fs.stat(path))
+        let loaded = try Lockfile.loadWithIdentity(absolutePath: path, displayPath: "pipeline.lock")
+        #expect(loaded.lock == read)
+        try fs.writeAtomically(Array(other.render(order: order).utf8), to: path)   // replaced (rename)
+        // The identity is that of the file the bytes came from, not of what the path names now.
+        #expect(loaded.identity == readIdentity)
+        #expect(loaded.identity != fs.stat(path))
+        let writer = LockWriter(path: path, order: order, lock: loaded.lock, identity: loaded.identity,
+                                renderedEntry: { RunLog.lockEntryDigest(stage: $0, record: other.stages[$0]!) })
+        var expected = read
+        expected.stages["s3"] = Self.record(33)
+        try writer.record("s3", expected.stages["s3"]!)
+        #expect(try String(contentsOfFile: path, encoding: .utf8) == expected.render(order: order))
+        let digests = writer.entryDigests()
+        for name in order { #expect(digests[name] == RunLog.lockEntryDigest(stage: name, record: expected.stages[name]!), "\(name)") }
+    }
+
     /// A hand-edited lock whose last line has no newline (YAML still reads it) is rendered, not cut.
     @Test func aLockWithoutItsLastNewlineIsRendered() throws {
         let dir = TempDir()
@@ -73,9 +105,9 @@ import Testing
         var text = lock.render(order: order)
         text.removeLast()
         try LocalFileSystem().writeAtomically(Array(text.utf8), to: path)
-        let loaded = try Lockfile.parse(Data(text.utf8), file: "pipeline.lock")
-        #expect(loaded == lock)
-        let writer = LockWriter(path: path, order: order, lock: loaded,
+        let loaded = try Lockfile.loadWithIdentity(absolutePath: path, displayPath: "pipeline.lock")
+        #expect(loaded.lock == lock && loaded.identity != nil)
+        let writer = LockWriter(path: path, order: order, lock: loaded.lock, identity: loaded.identity,
                                 renderedEntry: { RunLog.lockEntryDigest(stage: $0, record: lock.stages[$0]!) })
         #expect(writer.entryDigests()["b"] == RunLog.lockEntryDigest(stage: "b", record: lock.stages["b"]!))
         try writer.record("a", Self.record(3))

@@ -63,6 +63,28 @@ import Testing
         #expect(try target.read(d) == Array("hello".utf8))
     }
 
+    /// `repro --pull` hands its fetcher the build's barrier: downloads wait for it (the lock may
+    /// record them) instead of being fsynced one by one; a fetcher without one defers nothing.
+    @Test func aFetcherHandedABarrierDefersItsDownloads() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("crx-fetch-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let source = LocalObjectStore(directory: dir + "/a")
+        let remote = DirectoryRemote(path: dir + "/remote")
+        let entries = try ["one", "two"].map { text in
+            let bytes = Array(text.utf8)
+            return Lockfile.Entry(path: text, hash: PathDigest(digest: try source.insert(bytes: bytes), size: Int64(bytes.count)))
+        }
+        for e in entries { try remote.upload(file: source.objectPath(e.hash.digest), to: RemoteLayout.object(e.hash.digest)) }
+        let target = LocalObjectStore(directory: dir + "/b")
+        let fetcher = RemoteFetcher(sync: RemoteSync(store: target, runCache: RunCache(directory: dir + "/runcache"), remote: remote, jobs: 2))
+        let barrier = DurabilityBarrier()
+        try fetcher.deferring(to: barrier).fetch([entries[0]])
+        #expect(barrier.pendingCount == 1 && target.contains(entries[0].hash.digest))
+        try fetcher.fetch([entries[1]])
+        #expect(barrier.pendingCount == 1 && target.verify(entries[1].hash.digest) == .ok)
+        try barrier.sync()
+    }
+
     /// Content of exactly n × 128 KiB (zstd's stream output size) of incompressible bytes reads back.
     @Test func objectsOfExactBlockMultiplesDecode() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("crx-zstd-\(UUID().uuidString)").path

@@ -37,6 +37,14 @@ public final class Reproducer: @unchecked Sendable {
         /// `repro --pull`: where to download outputs and run-cache entries missing from the local cache.
         public var remote: (any OutputFetcher)?
         public init() {}
+
+        /// These options with `remote`'s downloads deferred to `barrier` (the build's), as the files
+        /// the build writes are: the lock may record them (`DurabilityBarrier`).
+        func deferringDownloads(to barrier: DurabilityBarrier) -> Options {
+            var options = self
+            options.remote = remote?.deferring(to: barrier)
+            return options
+        }
     }
 
     public enum Outcome: Sendable, Equatable {
@@ -80,8 +88,9 @@ public final class Reproducer: @unchecked Sendable {
 
     /// `state`: the workspace's state cache when the caller opened it already (it is read in the
     /// background from then on, e.g. while the pipeline loads); else it is opened here. `lock`: the
-    /// workspace's lock when the caller loaded it already; else it is loaded here.
-    public init(workspace: Workspace, pipeline: Pipeline, state: StateCache? = nil, lock: Lockfile? = nil) throws {
+    /// workspace's lock when the caller loaded it already (with the identity of the file read, which
+    /// the lock writer needs); else it is loaded here.
+    public init(workspace: Workspace, pipeline: Pipeline, state: StateCache? = nil, lock: Lockfile.Loaded? = nil) throws {
         self.workspace = workspace
         self.pipeline = pipeline
         var store = workspace.objectStore()
@@ -95,8 +104,9 @@ public final class Reproducer: @unchecked Sendable {
         checkout = Checkout(root: workspace.root, store: store, state: self.state)
         let runLog = workspace.runLog(barrier: barrier)
         self.runLog = runLog
-        lockWriter = LockWriter(path: workspace.lockPath, order: pipeline.stages.map(\.name), lock: try lock ?? workspace.loadLock(),
-                                barrier: barrier, beforeWrite: { try? runLog.saveIndex() },
+        let loaded = try lock ?? workspace.loadLockWithIdentity()
+        lockWriter = LockWriter(path: workspace.lockPath, order: pipeline.stages.map(\.name), lock: loaded.lock,
+                                identity: loaded.identity, barrier: barrier, beforeWrite: { try? runLog.saveIndex() },
                                 renderedEntry: { runLog.indexedLockEntry(stage: $0) })
         audit = AuditTrail(workspace: workspace, pipeline: pipeline, state: self.state, runLog: runLog)
     }
@@ -213,6 +223,7 @@ public final class Reproducer: @unchecked Sendable {
 
     /// Runs the stale stages. The caller holds the project lock.
     public func run(_ options: Options, executor: Executor, observer: ReproObserver) throws -> Report {
+        let options = options.deferringDownloads(to: barrier)
         let selected = try pipeline.select(targets: options.targets, options.selection)
         // Stages fresh by stats alone, judged on every core before anything runs. Such a stage is
         // settled as soon as it is ready if every selected upstream stage was settled that way too

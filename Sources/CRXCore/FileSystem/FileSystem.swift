@@ -45,6 +45,9 @@ public struct LocalFileSystem: FileSystem {
 
     public func lstat(_ path: String) -> FileStat? { posixStat(path, follow: false) }
 
+    /// The identity of the file open as `fd` (whatever its path names now).
+    public func fstat(_ fd: Int32) -> FileStat? { posixFstat(fd) }
+
     /// Opens `path` to be read once from start to end (the kernel is told to read ahead); the caller closes it.
     public func openForStreaming(_ path: String) throws -> Int32 {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
@@ -168,6 +171,25 @@ public struct LocalFileSystem: FileSystem {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw IOError("read", path: path, errno: errno) }
         defer { close(fd) }
+        return try readAll(fd, path: path)
+    }
+
+    /// The bytes of `path` and the identity of the file they came from, both taken on one open
+    /// descriptor. A separate `stat(path)` could describe another file: one renamed over `path`
+    /// between the read and the stat (`git checkout`) would lend its identity to bytes it never
+    /// held, and a later "is it still the file I read?" check would wrongly say yes. `identity` is
+    /// nil when the file changed while it was read (written in place): the bytes may be a mix.
+    public func readFileAndIdentity(_ path: String) throws -> (bytes: [UInt8], identity: FileStat?) {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw IOError("read", path: path, errno: errno) }
+        defer { close(fd) }
+        let before = fstat(fd)
+        let bytes = try readAll(fd, path: path)
+        let after = fstat(fd)
+        return (bytes, before != nil && before == after ? after : nil)
+    }
+
+    private func readAll(_ fd: Int32, path: String) throws -> [UInt8] {
         var result: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 1 << 16)
         while true {
@@ -186,6 +208,12 @@ public struct LocalFileSystem: FileSystem {
 private func posixStat(_ path: String, follow: Bool) -> FileStat? {
     var st = stat()
     guard (follow ? stat(path, &st) : lstat(path, &st)) == 0 else { return nil }
+    return FileStat(st)
+}
+
+private func posixFstat(_ fd: Int32) -> FileStat? {
+    var st = stat()
+    guard fstat(fd, &st) == 0 else { return nil }
     return FileStat(st)
 }
 

@@ -13,6 +13,9 @@ public protocol OutputFetcher: Sendable {
     func fetch(_ entries: [Lockfile.Entry]) throws
     /// Downloads the run-cache entry of `fingerprint` into the local run-cache, when the remote has one.
     func fetchRunCacheEntry(_ fingerprint: Digest)
+    /// This fetcher with its downloads deferred to a build's barrier (`DurabilityBarrier`) instead of
+    /// fsynced one by one: the reproducer hands it its own before the build starts.
+    func deferring(to barrier: DurabilityBarrier) -> any OutputFetcher
 }
 
 /// An `OutputFetcher` over a `RemoteStore`. Answers are remembered for the life of the repro.
@@ -21,6 +24,8 @@ public final class RemoteFetcher: OutputFetcher, @unchecked Sendable {
     private let known = Protected<[Digest: Bool]>([:])
 
     public init(sync: RemoteSync) { self.sync = sync }
+
+    public func deferring(to barrier: DurabilityBarrier) -> any OutputFetcher { RemoteFetcher(sync: sync.deferring(to: barrier)) }
 
     public func available(_ hash: PathDigest) -> Bool {
         if let answer = known.withLock({ $0[hash.digest] }) { return answer }
@@ -64,8 +69,17 @@ public final class RemoteFetcher: OutputFetcher, @unchecked Sendable {
                 unlink(temp)
                 return
             }
-            rename(temp, final)
-            if sync.runCache.lookup(fingerprint) == nil { unlink(final) }
+            // Durable as `RunCache.record` makes its entries: through the barrier, else fsynced.
+            if sync.runCache.barrier == nil { try DurabilityBarrier.fsync(temp) }
+            guard rename(temp, final) == 0 else {
+                unlink(temp)
+                return
+            }
+            if sync.runCache.lookup(fingerprint) == nil {
+                unlink(final)
+                return
+            }
+            sync.runCache.barrier?.deferred(final)
         } catch {
             unlink(temp)
         }

@@ -42,6 +42,16 @@ public struct RemoteSync: Sendable {
         self.progress = progress
     }
 
+    /// This sync with what it downloads deferred to `barrier` (a build's: synced before the lock
+    /// that refers to it is written) instead of fsynced file by file.
+    public func deferring(to barrier: DurabilityBarrier) -> RemoteSync {
+        var store = self.store
+        store.barrier = barrier
+        var runCache = self.runCache
+        runCache.barrier = barrier
+        return RemoteSync(store: store, runCache: runCache, remote: remote, jobs: jobs, progress: progress)
+    }
+
     /// The cached outputs the lock records for `stages` (outputs declared `cache: false` have no object).
     public static func outputs(lock: Lockfile, pipeline: Pipeline, stages: [String]) -> [Output] {
         var result: [Output] = []

@@ -22,7 +22,8 @@ import Foundation
 /// The blocks of stages the build does not record are not rendered at all when the lock file on
 /// disk still holds them as crx rendered them: the first write takes them from the file's bytes
 /// (at 1,000 stages rendering every untouched block was most of that write, when one stage ran).
-/// A block is taken only when the file is the one the writer's lock was read from (same identity)
+/// A block is taken only when the file is the one the writer's lock was read from (same identity,
+/// each taken with `fstat` on the descriptor the bytes were read through)
 /// and the block's digest (`RunLog.lockEntryDigest`) is the one `renderedEntry` names for its
 /// stage — the run log's index records the digest of every block crx rendered — so a taken block
 /// is byte-identical to its rendering; any other block is rendered.
@@ -73,10 +74,13 @@ public final class LockWriter: @unchecked Sendable {
 
     /// A stage → the lock entry digest of a block crx rendered for it (see above).
     private let renderedEntry: @Sendable (String) -> String?
-    /// The lock file's identity when the writer was made (just after `lock` was read from it).
+    /// The identity of the file `lock` was read from (taken on the descriptor its bytes were read
+    /// through, not by a later stat of the path, which could describe a file renamed over it since).
     private let loadedIdentity: FileStat?
 
-    public init(path: String, order: [String], lock: Lockfile,
+    /// `identity`: that of the file at `path` that `lock` was read from (`Lockfile.Loaded.identity`);
+    /// nil: no block is taken from the file, every block is rendered.
+    public init(path: String, order: [String], lock: Lockfile, identity: FileStat? = nil,
                 minimumInterval: Duration = .milliseconds(20), costFactor: Int = 10,
                 barrier: DurabilityBarrier? = nil, beforeWrite: @escaping @Sendable () -> Void = {},
                 renderedEntry: @escaping @Sendable (String) -> String? = { _ in nil }) {
@@ -84,7 +88,7 @@ public final class LockWriter: @unchecked Sendable {
         self.barrier = barrier
         self.beforeWrite = beforeWrite
         self.renderedEntry = renderedEntry
-        loadedIdentity = lock.stages.isEmpty ? nil : LocalFileSystem().stat(path)
+        loadedIdentity = lock.stages.isEmpty ? nil : identity
         self.order = order
         self.minimumInterval = minimumInterval
         self.costFactor = costFactor
@@ -237,8 +241,9 @@ public final class LockWriter: @unchecked Sendable {
     private func takeFileBlocks(_ s: inout State) {
         guard !s.fileBlocksTaken else { return }
         s.fileBlocksTaken = true
-        guard let identity = loadedIdentity, let bytes = try? fs.readFile(path), bytes.count == identity.size,
-              fs.stat(path) == identity else { return }
+        guard let identity = loadedIdentity, let read = try? fs.readFileAndIdentity(path), read.identity == identity,
+              read.bytes.count == identity.size else { return }
+        let bytes = read.bytes
         let header = Array(Lockfile.header.utf8)
         guard bytes.starts(with: header) else { return }
         bytes.withUnsafeBufferPointer { buffer in

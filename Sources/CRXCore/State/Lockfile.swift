@@ -108,10 +108,30 @@ public struct Lockfile: Sendable, Equatable {
 
     // MARK: reading
 
+    /// A lock as read from disk, with the identity of the file its bytes came from.
+    public struct Loaded: Sendable {
+        public var lock: Lockfile
+        /// `fstat` of the file the bytes were read from, on the descriptor they were read through;
+        /// nil when there was no file or it changed while being read. `LockWriter` takes blocks
+        /// from the file later only while it still has this identity.
+        public var identity: FileStat?
+
+        public init(lock: Lockfile, identity: FileStat?) {
+            self.lock = lock
+            self.identity = identity
+        }
+    }
+
     /// Reads the lock at `absolutePath`; an absent file is an empty lock.
     public static func load(absolutePath: String, displayPath: String) throws -> Lockfile {
-        guard let data = FileManager.default.contents(atPath: absolutePath) else { return Lockfile() }
-        return try parse(data, file: displayPath)
+        try loadWithIdentity(absolutePath: absolutePath, displayPath: displayPath).lock
+    }
+
+    /// Reads the lock at `absolutePath` and the identity of the very file read (see `Loaded`); an
+    /// absent (or unreadable) file is an empty lock without an identity.
+    public static func loadWithIdentity(absolutePath: String, displayPath: String) throws -> Loaded {
+        guard let read = try? LocalFileSystem().readFileAndIdentity(absolutePath) else { return Loaded(lock: Lockfile(), identity: nil) }
+        return Loaded(lock: try parse(Data(read.bytes), file: displayPath), identity: read.identity)
     }
 
     /// The lock in `data`: read line by line when it has the layout `render` writes (the usual

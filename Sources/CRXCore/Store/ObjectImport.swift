@@ -29,6 +29,10 @@ extension LocalObjectStore {
 
     /// Verifies the downloaded object file at `temp` and publishes it as `digest` (read-only), or
     /// deletes it and returns why it was refused.
+    ///
+    /// Durable as the store's own inserts are, since a lock may refer to it: with a `barrier` (a
+    /// build) it is deferred to it once renamed, so it is synced before the lock that records it is
+    /// written; without one (`crx fetch`, `crx pull`) it is fsynced before its rename.
     public func adopt(_ temp: String, as digest: Digest) throws -> String? {
         if let problem = Self.problem(objectFile: temp, digest: digest) {
             unlink(temp)
@@ -36,12 +40,15 @@ extension LocalObjectStore {
         }
         chmod(temp, 0o444)
         let final = objectPath(digest)
-        try LocalFileSystem().createDirectory((final as NSString).deletingLastPathComponent)
-        guard rename(temp, final) == 0 else {
-            let e = errno
+        do {
+            if barrier == nil { try DurabilityBarrier.fsync(temp) }
+            try LocalFileSystem().createDirectory((final as NSString).deletingLastPathComponent)
+            guard rename(temp, final) == 0 else { throw IOError("publish cache object", path: final, errno: errno) }
+        } catch {
             unlink(temp)
-            throw IOError("publish cache object", path: final, errno: e)
+            throw error
         }
+        barrier?.deferred(final)
         return nil
     }
 }

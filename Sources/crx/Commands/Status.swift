@@ -37,7 +37,7 @@ struct Status: ParsableCommand {
             }
             // The state cache and the lock are read on other threads while the pipeline loads.
             let state = workspace.stateCache()
-            let lock = BackgroundValue { Result { try workspace.loadLock() } }
+            let lock = BackgroundValue { Result { try workspace.loadLockWithIdentity() } }
             let pipeline = try workspace.loadPipeline()
             let reproducer = try Reproducer(workspace: workspace, pipeline: pipeline, state: state, lock: try lock.take().get())
             var options = Reproducer.Options()
