@@ -5,7 +5,7 @@ import Foundation
 
 /// Runs stage commands on this machine: `/bin/sh -c CMD` in the stage's working directory, each in
 /// its own process group (so a signal reaches the whole command tree), output streamed to the
-/// sink and saved to the stage's log.
+/// sink and saved to the stage's log (`StageLog`).
 ///
 /// Concurrency: any number of `run` calls may proceed at once (the scheduler bounds them by
 /// `-j`); `running` maps live process-group ids and is guarded by its own mutex.
@@ -34,22 +34,21 @@ public final class LocalExecutor: Executor, @unchecked Sendable {
         let started = Date()
         let fs = LocalFileSystem()
         try? fs.createDirectory((job.logPath as NSString).deletingLastPathComponent)
-        let logFD = open(job.logPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        defer { if logFD >= 0 { close(logFD) } }
+        var log = StageLog(path: job.logPath)
+        defer { log.close() }
         var tail = TailBuffer(limit: 20)
         let deadline = job.timeout.map { started.addingTimeInterval($0) }
         var timedOut = false
         for (i, command) in job.commands.enumerated() {
             if cancelled.snapshot {
+                log.keep()
                 return ExecutionResult(exitCode: 130, signal: SIGINT, failedCommand: i, stderrTail: ["interrupted"],
                                        started: started, finished: Date())
             }
-            if logFD >= 0 {
-                let header = "$ \(command)\n"
-                header.utf8CString.withUnsafeBytes { _ = write(logFD, $0.baseAddress, $0.count - 1) }
-            }
-            let (status, signal) = spawn(command, job: job, logFD: logFD, tail: &tail, deadline: deadline, timedOut: &timedOut)
+            log.header(command)
+            let (status, signal) = spawn(command, job: job, log: &log, tail: &tail, deadline: deadline, timedOut: &timedOut)
             if status != 0 || signal != nil || timedOut {
+                log.keep()
                 var result = ExecutionResult(exitCode: status, signal: signal, failedCommand: i, stderrTail: tail.all,
                                              started: started, finished: Date())
                 result.timedOut = timedOut
@@ -61,7 +60,7 @@ public final class LocalExecutor: Executor, @unchecked Sendable {
     }
 
     /// Spawns one command and pumps its output until it exits. Returns (exit status, signal).
-    private func spawn(_ command: String, job: StageJob, logFD: Int32, tail: inout TailBuffer,
+    private func spawn(_ command: String, job: StageJob, log: inout StageLog, tail: inout TailBuffer,
                        deadline: Date?, timedOut: inout Bool) -> (Int32, Int32?) {
         var outPipe: [Int32] = [0, 0], errPipe: [Int32] = [0, 0]
         guard pipe(&outPipe) == 0, pipe(&errPipe) == 0 else { return (127, nil) }
@@ -145,7 +144,7 @@ public final class LocalExecutor: Executor, @unchecked Sendable {
                     continue
                 }
                 let chunk = UnsafeRawBufferPointer(rebasing: buffer[0 ..< count])
-                if logFD >= 0 { _ = write(logFD, chunk.baseAddress, count) }
+                log.output(chunk)
                 sink.write(stage: job.stage, chunk, toStderr: i == 1)
                 if i == 1 { tail.append(chunk) }
             }

@@ -514,7 +514,7 @@ public final class Reproducer: @unchecked Sendable {
                 return .failed(StageFailure(stage: stage.name,
                                             message: "dependencies changed while the stage ran: \(changed.joined(separator: ", ")); "
                                                 + "its outputs were not recorded (they may not match the inputs); run it again",
-                                            exitCode: nil, stderrTail: [], logPath: logPath))
+                                            exitCode: nil, stderrTail: [], logPath: keptLog(logPath)))
             }
             var outs: [Lockfile.Entry] = []
             for out in stage.outs {
@@ -522,7 +522,7 @@ public final class Reproducer: @unchecked Sendable {
                 guard let produced else {
                     return .failed(StageFailure(stage: stage.name,
                                                 message: "the command succeeded but did not produce declared output '\(out.path)'",
-                                                exitCode: nil, stderrTail: [], logPath: logPath))
+                                                exitCode: nil, stderrTail: [], logPath: keptLog(logPath)))
                 }
                 outs.append(.init(path: out.path, hash: produced))
             }
@@ -551,6 +551,9 @@ public final class Reproducer: @unchecked Sendable {
     func commit(_ stage: Stage, _ record: Lockfile.StageRecord) throws {
         try lockWriter.record(stage.name, record)
     }
+
+    /// The stage's log, if its run left one (a silent, successful run leaves none: `StageLog`).
+    func keptLog(_ path: String) -> String? { fs.stat(path) == nil ? nil : path }
 
     /// Keeps the record of a run (for lineage) and returns its id; a failure to write it does not
     /// fail the build.
