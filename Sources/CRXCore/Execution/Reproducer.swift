@@ -272,14 +272,24 @@ public final class Reproducer: @unchecked Sendable {
                 // stage wanting more than the budget runs alone); a cluster executor counts jobs.
                 while let i = queue.peekReady() {
                     // A stage whose freshness takes only stats is settled here, without a thread.
-                    if triedInline.insert(i).inserted && !interruptedFlag.snapshot,
-                       freshAtStart.contains(i) && pipeline.upstream[i].allSatisfy({ !chosen.contains($0) || settledInline.contains($0) })
-                        || isUpToDateByStats(i, options: options) {
-                        _ = queue.nextReady()
-                        settledInline.insert(i)
-                        settle(i, .upToDate)
-                        board.arrived.append((i, .upToDate))
-                        continue
+                    if triedInline.insert(i).inserted && !interruptedFlag.snapshot {
+                        var fresh = freshAtStart.contains(i)
+                            && pipeline.upstream[i].allSatisfy { !chosen.contains($0) || settledInline.contains($0) }
+                        if !fresh {
+                            // Stats (and maybe a params parse) without the lock: finishing stages
+                            // report meanwhile. `queue` is this thread's alone.
+                            condition.unlock()
+                            fresh = isUpToDateByStats(i, options: options)
+                            condition.lock()
+                            if board.stopping { break }
+                        }
+                        if fresh {
+                            _ = queue.nextReady()
+                            settledInline.insert(i)
+                            settle(i, .upToDate)
+                            board.arrived.append((i, .upToDate))
+                            continue
+                        }
                     }
                     let cost = executor.sharesLocalCores ? pipeline.stages[i].resources.cores(budget: jobs) : 1
                     guard board.running == 0 || board.coresInUse + cost <= jobs else { break }
