@@ -50,7 +50,7 @@ import Testing
         handle.seekToEndOfFile()
         handle.write(Data("{\"run_id\":\"torn".utf8))
         try handle.close()
-        let journal = RunJournal(path: runs + "/journal.v1", barrier: nil)
+        let journal = Journal(path: runs + "/journal.v1")
         let size = Int64(try #require(LocalFileSystem().stat(runs + "/journal.v1")).size)
         #expect(journal.line(at: size - 15) == nil, "a line without its newline is not a record")
         let b = Self.record("b", entry: "e2")
@@ -93,22 +93,63 @@ import Testing
         #expect(RunLog(directory: dir.path + "/runs").current(stage: "s2", lockEntry: "e1") != nil)
     }
 
-    @Test func runCacheEntriesNameTheRunThatBuiltThemAndVersionOneStillReads() throws {
+    @Test func runCacheEntriesAreJournalLinesNamingTheRunThatBuiltThem() throws {
         let dir = TempDir()
         let cache = RunCache(directory: dir.path + "/runcache")
-        let outs = [Lockfile.Entry(path: "model dir/m.json", hash: PathDigest(digest: XXH3Hasher.digest("m"), size: 7, nfiles: 2))]
+        let outs = [Lockfile.Entry(path: "model dir/m\tweird\nname.json", hash: PathDigest(digest: XXH3Hasher.digest("m"), size: 7, nfiles: 2)),
+                    Lockfile.Entry(path: "b.txt", hash: PathDigest(digest: XXH3Hasher.digest("b"), size: 1))]
         let key = XXH3Hasher.digest("fingerprint")
         try cache.record(key, outs: outs, run: "run-1")
         #expect(cache.entry(key) == RunCache.Entry(outs: outs, originalRun: "run-1"))
         #expect(cache.lookup(key) == outs)
-        // Written by a crx before version 2: no run line.
+        // One journal, no file per entry.
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path + "/runcache") == ["journal.v1"])
+        // Another instance (another process) reads it; one made earlier catches up on later lines.
+        let other = RunCache(directory: dir.path + "/runcache")
+        #expect(other.entry(key)?.originalRun == "run-1")
+        let later = XXH3Hasher.digest("later")
+        try cache.record(later, outs: [outs[1]])
+        #expect(other.entry(later)?.outs == [outs[1]] && other.entry(later)?.originalRun == nil)
+        // A fingerprint built again: the later line wins.
+        try cache.record(key, outs: [outs[1]], run: "run-2")
+        #expect(other.entry(key) == RunCache.Entry(outs: [outs[1]], originalRun: "run-2"))
+        #expect(Set(other.allKeys()) == [key, later])
+
+        // push: an entry of the journal gets the file form remotes hold, which parses to the same.
+        let file = try #require(try cache.exportedFile(key))
+        #expect(RunCache.parse(try String(contentsOfFile: file, encoding: .utf8)) == cache.entry(key))
+        // gc: the entry goes from the journal and its file; the rest stays.
+        try cache.remove([key])
+        #expect(cache.entry(key) == nil && other.entry(key) == nil && LocalFileSystem().stat(file) == nil)
+        #expect(RunCache(directory: dir.path + "/runcache").entry(later)?.outs == [outs[1]])
+        #expect(Set(cache.allKeys()) == [later])
+    }
+
+    @Test func runCacheFilesOfVersionOneAndTwoStillReadAndATornLineIsNoEntry() throws {
+        let dir = TempDir()
+        let cache = RunCache(directory: dir.path + "/runcache")
+        let outs = [Lockfile.Entry(path: "model dir/m.json", hash: PathDigest(digest: XXH3Hasher.digest("m"), size: 7, nfiles: 2))]
+        // Written by a crx before version 2 (no run line), or downloaded from a remote (version 2).
         let v1 = XXH3Hasher.digest("older")
         try LocalFileSystem().writeAtomically(Array("crx-run 1\n\(XXH3Hasher.digest("m").hex)\t7\t2\tmodel dir/m.json\n".utf8),
                                               to: cache.path(v1))
         #expect(cache.entry(v1) == RunCache.Entry(outs: outs, originalRun: nil))
+        let v2 = XXH3Hasher.digest("pulled")
+        try LocalFileSystem().writeAtomically(Array(RunCache.render(.init(outs: outs, originalRun: "r")).utf8), to: cache.path(v2))
+        #expect(cache.entry(v2) == RunCache.Entry(outs: outs, originalRun: "r"))
+        #expect(Set(cache.allKeys()) == [v1, v2])
         // An unknown version is no entry (the stage runs).
-        try LocalFileSystem().writeAtomically(Array("crx-run 9\n".utf8), to: cache.path(key))
-        #expect(cache.entry(key) == nil)
+        let v9 = XXH3Hasher.digest("future")
+        try LocalFileSystem().writeAtomically(Array("crx-run 9\n".utf8), to: cache.path(v9))
+        #expect(cache.entry(v9) == nil)
+        // A torn journal line (a crash mid-append) is no entry; the next entry reads.
+        let torn = XXH3Hasher.digest("torn")
+        try LocalFileSystem().writeAtomically(Array("\(torn.hex)\t\t\(XXH3Hasher.digest("m").hex)\t7".utf8), to: cache.journal.path)
+        #expect(cache.entry(torn) == nil)
+        let next = XXH3Hasher.digest("next")
+        try cache.record(next, outs: outs)
+        #expect(cache.entry(torn) == nil)
+        #expect(RunCache(directory: dir.path + "/runcache").entry(next)?.outs == outs)
     }
 
     @Test func journalLinesAreOneLineJSONThatParsesToTheRecord() throws {

@@ -4,7 +4,7 @@ import Foundation
 /// and crashes.
 ///
 /// ```
-/// .crx/runs/journal.v1         every run, one JSON object per line, appended (`RunJournal`): stage,
+/// .crx/runs/journal.v1         every run, one JSON object per line, appended (`Journal`): stage,
 ///                              cmd, wdir, times, exit code, how the outputs came to be (ran /
 ///                              run-cache / cache) and from which run
 /// .crx/runs/index.json         stage → {run_id, lock_entry, at}: the run behind the current lock
@@ -74,8 +74,8 @@ public final class RunLog: @unchecked Sendable {
     /// Where the fsyncs of the journal and the index are deferred to (a build's, synced
     /// before each lock write); nil: each file is fsynced before its rename.
     public let barrier: DurabilityBarrier?
-    /// `journal.v1`: every record, appended.
-    let journal: RunJournal
+    /// `journal.v1`: every record, appended (`Journal`).
+    let journal: Journal
     /// stage → {run_id, lock_entry}, and whether it changed since `index.json` was written.
     private let index: Protected<(table: [String: [String: String]], dirty: Bool)>
     /// The records this process saved, by run id (so lineage after a repro reads none back from disk).
@@ -86,7 +86,7 @@ public final class RunLog: @unchecked Sendable {
     public init(directory: String, barrier: DurabilityBarrier? = nil) {
         self.directory = directory
         self.barrier = barrier
-        journal = RunJournal(path: directory + "/journal.v1", barrier: barrier)
+        journal = Journal(path: directory + "/journal.v1")
         index = Protected(((JSONReport.read(directory + "/index.json") as? [String: [String: String]]) ?? [:], false))
     }
 
@@ -102,7 +102,7 @@ public final class RunLog: @unchecked Sendable {
     /// stage, so a build that wrote it after each run wrote O(stages²) bytes.
     public func save(_ record: Record, writeIndex: Bool = true) throws {
         let json = record.json
-        let offset = try journal.append(try JSONReport.encodeLine(json))
+        let offset = try journal.append(try JSONReport.encodeLine(json), barrier: barrier)
         // Kept as it reads back from the journal (times to the second).
         if let readBack = Record(json: json) { saved.withLock { $0[record.runID] = readBack } }
         index.withLock { state in

@@ -50,6 +50,7 @@ extension Workspace {
         var directories = [ProjectPath.parent(lockPath), root + "/reports", crxDirectory, crxDirectory + "/state",
                            crxDirectory + "/runs", logsDirectory]
         let runcache = crxDirectory + "/runcache"
+        directories.append(runcache)
         let subdirectories = LocalFileSystem().entryNames(in: runcache) { _, type in type == UInt8(DT_DIR) || type == UInt8(DT_UNKNOWN) }
         for sub in subdirectories ?? [] { directories.append(runcache + "/" + sub) }
         for stage in pipeline?.stages ?? [] {

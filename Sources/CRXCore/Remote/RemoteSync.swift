@@ -124,7 +124,9 @@ public struct RemoteSync: Sendable {
         for key in entries {
             let remoteKey = RemoteLayout.runCacheEntry(key)
             if present.contains(remoteKey) { continue }
-            phases[2].append(Transfer.Item(key: remoteKey, path: runCache.path(key), digest: nil, bytes: 0))
+            // An entry only in the journal is written as a file of its own, the form remotes hold.
+            guard let file = try runCache.exportedFile(key) else { continue }
+            phases[2].append(Transfer.Item(key: remoteKey, path: file, digest: nil, bytes: 0))
         }
         let upload: @Sendable (Transfer.Item) throws -> Int64 = { item in
             try remote.upload(file: item.path, to: item.key)

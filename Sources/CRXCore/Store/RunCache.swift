@@ -1,28 +1,44 @@
 import Foundation
 
 /// The run-cache: a stage's fingerprint (cmd, dep digests, param values, declared outs) → the
-/// outputs that run produced. When a stale stage's fingerprint was built before (an input
-/// reverted, a param set back), crx restores those outputs from the object store instead of
-/// running the command.
+/// outputs that run produced, and the run that produced them. When a stale stage's fingerprint was
+/// built before (an input reverted, a param set back), crx restores those outputs from the object
+/// store instead of running the command.
 ///
-/// On disk: `.crx/runcache/<2 hex>/<30 hex>` (the fingerprint), written atomically:
-/// ```
-/// crx-run 2
-/// run\t<run id>                                       the run that built them (optional)
-/// <xxh128 hex>\t<size>\t<nfiles or ->\t<escaped out path>
-/// ```
-/// `crx-run 1` entries (no `run` line; crx before 2026-11-23 kept the run in
-/// `.crx/runs/fingerprints/`) are read too; a crx that knows only version 1 reads a version 2
-/// entry as no entry, and runs the stage.
+/// On disk, two forms:
+/// - `.crx/runcache/journal.v1` — what builds record: one line per entry, appended (`Journal`), a
+///   later line for the same fingerprint replacing an earlier one:
+///   `<fingerprint hex>\t<run id or empty>` then `\t<xxh128 hex>\t<size>\t<nfiles or ->\t<escaped
+///   out path>` per output. One append per stage instead of a file per stage (an inode, a rename,
+///   an fsync); read once per process and then from where it was read to (`table`).
+/// - `.crx/runcache/<2 hex>/<30 hex>` — an entry as a file of its own, the form remotes exchange
+///   (`crx pull` downloads into it; `crx push --run-cache` writes it for an entry only in the
+///   journal), and what crx before the journal recorded:
+///   ```
+///   crx-run 2
+///   run\t<run id>                                       the run that built them (optional)
+///   <xxh128 hex>\t<size>\t<nfiles or ->\t<escaped out path>
+///   ```
+///   `crx-run 1` files (no `run` line; crx before 2026-11-23 kept the run in
+///   `.crx/runs/fingerprints/`) are read too; a crx that knows only version 1 reads a version 2
+///   entry as no entry, and runs the stage.
+/// The journal is consulted first.
 ///
-/// With a `barrier` (a build), entries are written without their own fsync and made durable by the
+/// With a `barrier` (a build), entries are recorded without their own fsync and made durable by the
 /// barrier; a torn entry after a power loss reads as no entry.
 public struct RunCache: Sendable {
     public let directory: String
-    /// Where fsyncs are deferred to; nil: each entry is fsynced before its rename.
+    /// Where fsyncs are deferred to; nil: each entry is fsynced when recorded.
     public var barrier: DurabilityBarrier?
+    let journal: Journal
+    /// The journal's entries read so far, and the offset read to (shared by copies of this value).
+    private let table: Protected<(end: Int64, entries: [Digest: Entry])>
 
-    public init(directory: String) { self.directory = directory }
+    public init(directory: String) {
+        self.directory = directory
+        journal = Journal(path: directory + "/journal.v1")
+        table = Protected((0, [:]))
+    }
 
     /// The fingerprint of a stage run with the given inputs.
     public static func fingerprint(cmd: [String], deps: [Lockfile.Entry], params: [String: [String: ParamValue]],
@@ -39,6 +55,7 @@ public struct RunCache: Sendable {
         return XXH3Hasher.digest(text)
     }
 
+    /// Where an entry's own file is (remotes' form; older crx's).
     func path(_ key: Digest) -> String {
         let hex = key.hex
         return "\(directory)/\(hex.prefix(2))/\(hex.dropFirst(2))"
@@ -53,37 +70,115 @@ public struct RunCache: Sendable {
     public func lookup(_ key: Digest) -> [Lockfile.Entry]? { entry(key)?.outs }
 
     public func entry(_ key: Digest) -> Entry? {
+        if let found = journalEntries()[key] { return found }
         guard let data = FileManager.default.contents(atPath: path(key)),
               let text = String(data: data, encoding: .utf8) else { return nil }
         return Self.parse(text)
     }
 
-    /// An entry's text (version 1 or 2) read, or nil: not a whole entry.
+    /// Records that a run with fingerprint `key` produced `outs`; `run`: that run's id.
+    public func record(_ key: Digest, outs: [Lockfile.Entry], run: String? = nil) throws {
+        var line = "\(key.hex)\t\(run.map(Escaping.escape) ?? "")"
+        for o in outs { line += "\t" + Self.outFields(o).joined(separator: "\t") }
+        _ = try journal.append(Array(line.utf8), barrier: barrier)
+    }
+
+    /// Every fingerprint with an entry (journal and files).
+    public func allKeys() -> [Digest] {
+        var keys = Set(journalEntries().keys)
+        for file in (try? LocalFileSystem().listFiles(under: directory)) ?? [] {
+            if let key = Digest(file.replacingOccurrences(of: "/", with: "")) { keys.insert(key) }
+        }
+        return Array(keys)
+    }
+
+    /// Writes the entry's own file, if it has none (what `push` uploads); returns its path.
+    public func exportedFile(_ key: Digest) throws -> String? {
+        let file = path(key)
+        if LocalFileSystem().stat(file) != nil { return file }
+        guard let entry = journalEntries()[key] else { return nil }
+        try LocalFileSystem().writeAtomically(Array(Self.render(entry).utf8), to: file)
+        return file
+    }
+
+    /// Removes the entries of `keys`: their files, and their lines by rewriting the journal (atomic;
+    /// call with the project lock held, so no build appends meanwhile).
+    public func remove(_ keys: Set<Digest>) throws {
+        guard !keys.isEmpty else { return }
+        for key in keys { unlink(path(key)) }
+        let entries = journalEntries()
+        guard entries.keys.contains(where: keys.contains) else { return }
+        var text = ""
+        for (key, entry) in entries where !keys.contains(key) {
+            var line = "\(key.hex)\t\(entry.originalRun.map(Escaping.escape) ?? "")"
+            for o in entry.outs { line += "\t" + Self.outFields(o).joined(separator: "\t") }
+            text += line + "\n"
+        }
+        try LocalFileSystem().writeAtomically(Array(text.utf8), to: journal.path)
+        table.withLock { $0 = (0, [:]) }
+    }
+
+    /// The journal's entries, read on from where the last call stopped (another process, or another
+    /// `RunCache` of this one, may have appended since).
+    private func journalEntries() -> [Digest: Entry] {
+        table.withLock { state in
+            if let size = LocalFileSystem().stat(journal.path)?.size, size < state.end { state = (0, [:]) }
+            let (lines, end) = journal.lines(from: state.end)
+            for line in lines {
+                guard let (key, entry) = Self.parseLine(line) else { continue }
+                state.entries[key] = entry
+            }
+            state.end = end
+            return state.entries
+        }
+    }
+
+    static func outFields(_ o: Lockfile.Entry) -> [String] {
+        [o.hash.digest.hex, String(o.hash.size), o.hash.nfiles.map(String.init) ?? "-", Escaping.escape(o.path)]
+    }
+
+    static func out(_ f: ArraySlice<Substring>) -> Lockfile.Entry? {
+        let f = Array(f)
+        guard f.count == 4, let d = Digest(f[0]), let size = Int64(f[1]) else { return nil }
+        return .init(path: Escaping.unescape(f[3]), hash: PathDigest(digest: d, size: size, nfiles: Int(f[2])))
+    }
+
+    /// A journal line read, or nil: not a whole entry (a torn line).
+    static func parseLine(_ bytes: ArraySlice<UInt8>) -> (Digest, Entry)? {
+        let text = String(decoding: bytes, as: UTF8.self)
+        let f = text.split(separator: "\t", omittingEmptySubsequences: false)
+        guard f.count >= 2, (f.count - 2) % 4 == 0, let key = Digest(f[0]) else { return nil }
+        var entry = Entry(outs: [], originalRun: f[1].isEmpty ? nil : Escaping.unescape(f[1]))
+        var i = 2
+        while i < f.count {
+            guard let o = out(f[i ..< i + 4]) else { return nil }
+            entry.outs.append(o)
+            i += 4
+        }
+        return (key, entry)
+    }
+
+    /// An entry's file text (version 1 or 2) read, or nil: not a whole entry.
     public static func parse(_ text: String) -> Entry? {
         var lines = text.split(separator: "\n")[...]
         guard let header = lines.popFirst(), header == "crx-run 1" || header == "crx-run 2" else { return nil }
         var result = Entry(outs: [], originalRun: nil)
         if header == "crx-run 2", let first = lines.first, first.hasPrefix("run\t") {
-            result.originalRun = String(first.dropFirst(4))
+            result.originalRun = Escaping.unescape(first.dropFirst(4))
             lines = lines.dropFirst()
         }
         for line in lines {
-            let f = line.split(separator: "\t", maxSplits: 3, omittingEmptySubsequences: false)
-            guard f.count == 4, let d = Digest(f[0]), let size = Int64(f[1]) else { return nil }
-            result.outs.append(.init(path: Escaping.unescape(f[3]), hash: PathDigest(digest: d, size: size, nfiles: Int(f[2]))))
+            guard let o = out(line.split(separator: "\t", maxSplits: 3, omittingEmptySubsequences: false)[...]) else { return nil }
+            result.outs.append(o)
         }
         return result
     }
 
-    /// Records that a run with fingerprint `key` produced `outs`; `run`: that run's id.
-    public func record(_ key: Digest, outs: [Lockfile.Entry], run: String? = nil) throws {
+    /// An entry as its own file (version 2).
+    static func render(_ entry: Entry) -> String {
         var text = "crx-run 2\n"
-        if let run, !run.contains("\n") { text += "run\t\(run)\n" }
-        for o in outs { text += "\(o.hash.digest.hex)\t\(o.hash.size)\t\(o.hash.nfiles.map(String.init) ?? "-")\t\(Escaping.escape(o.path))\n" }
-        try LocalFileSystem().writeAtomically(Array(text.utf8), to: path(key), barrier: barrier)
-    }
-
-    public func allKeys() -> [Digest] {
-        (try? LocalFileSystem().listFiles(under: directory))?.compactMap { Digest($0.replacingOccurrences(of: "/", with: "")) } ?? []
+        if let run = entry.originalRun { text += "run\t\(Escaping.escape(run))\n" }
+        for o in entry.outs { text += Self.outFields(o).joined(separator: "\t") + "\n" }
+        return text
     }
 }

@@ -4,7 +4,8 @@ import Glibc
 import Foundation
 
 /// An append-only file of records, one per line, each read back by the byte offset it was
-/// appended at: `.crx/runs/journal.v1`, the run log's records.
+/// appended at, or all at once from an offset on: the run log's records (`.crx/runs/journal.v1`)
+/// and the run-cache's entries (`.crx/runcache/journal.v1`).
 ///
 /// Why one file rather than a file per record: a build wrote a run record, a fingerprint file and a
 /// run-cache entry per stage; each is an inode to allocate, a rename and an fsync, which at 1,000
@@ -21,9 +22,8 @@ import Foundation
 /// (its run is "unknown" in lineage, as a lost record file was), and the next writer first ends the
 /// torn line, so later records start on a line of their own. A short or failed write is treated the
 /// same way: the descriptor is dropped and the next append re-checks the tail.
-final class RunJournal: @unchecked Sendable {
+final class Journal: @unchecked Sendable {
     let path: String
-    let barrier: DurabilityBarrier?
     /// The append descriptor (-1: not open yet, or dropped after a failed write).
     private let writer = Protected<Int32>(-1)
     /// A read descriptor, opened on first read (pread needs no lock).
@@ -31,18 +31,16 @@ final class RunJournal: @unchecked Sendable {
     /// A line longer than this is not a run record (lines are a few hundred bytes).
     static let maxLine = 16 << 20
 
-    init(path: String, barrier: DurabilityBarrier?) {
-        self.path = path
-        self.barrier = barrier
-    }
+    init(path: String) { self.path = path }
 
     deinit {
         writer.withLock { if $0 >= 0 { close($0) } }
         reader.withLock { if $0 >= 0 { close($0) } }
     }
 
-    /// Appends `line` (no newline inside; one is added) and returns its offset in the file.
-    func append(_ line: [UInt8]) throws -> Int64 {
+    /// Appends `line` (no newline inside; one is added) and returns its offset in the file. With a
+    /// `barrier` the fsync is left to it.
+    func append(_ line: [UInt8], barrier: DurabilityBarrier?) throws -> Int64 {
         precondition(!line.contains(10), "a journal line holds no newline")
         var bytes = line
         bytes.append(10)
@@ -117,5 +115,26 @@ final class RunJournal: @unchecked Sendable {
             position += Int64(n)
         }
         return nil
+    }
+
+    /// The whole lines from `offset` to the end of the file, and the offset after the last of them
+    /// (a torn last line is left for a later call, which sees it ended by the next append).
+    func lines(from offset: Int64) -> (lines: [ArraySlice<UInt8>], end: Int64) {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return ([], offset) }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        var position = offset
+        while true {
+            let n = chunk.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(position)) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { break }
+            bytes.append(contentsOf: chunk[0 ..< n])
+            position += Int64(n)
+        }
+        guard let lastNewline = bytes.lastIndex(of: 10) else { return ([], offset) }
+        let whole = bytes[..<lastNewline]
+        return (whole.split(separator: 10, omittingEmptySubsequences: true), offset + Int64(lastNewline) + 1)
     }
 }
