@@ -83,6 +83,36 @@ enum Content {
         }
     }
 
+    /// A small input gets buffers of its own size; one that outgrew its size hint (a file that grew
+    /// since it was stat'ed) still encodes to the bytes a whole frame's buffers give, and one that
+    /// shrank loses nothing.
+    @Test(arguments: [0, 1, 100, 5000, 4 << 20, (4 << 20) + 9])
+    func sizeHintOnlyChangesTheBuffers(count: Int) throws {
+        let dir = TempDir()
+        let bytes = Content.text(count)
+        let path = try write(dir, "in", bytes)
+        func encoded(hint: Int64) throws -> (bytes: [UInt8], hashed: Digest, total: Int64) {
+            let input = try LocalFileSystem().openForStreaming(path)
+            defer { close(input) }
+            let outPath = dir.path + "/out-\(hint)"
+            let output = open(outPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+            defer { close(output) }
+            let hasher = XXH3Hasher()
+            let total = try FramedObject.encode(input: input, inputPath: path, output: output, outputPath: outPath, level: 1,
+                                                threads: FramedObject.threads(for: Int64(count)), sizeHint: hint,
+                                                hash: { hasher.update($0) }, audit: { _ in })
+            return (try LocalFileSystem().readFile(outPath), hasher.finalize(), total)
+        }
+        let whole = try encoded(hint: Int64(frame))
+        #expect(whole.total == Int64(count))
+        #expect(whole.hashed == XXH3Hasher.digest(bytes))
+        for hint in [0, count / 2, count, count + 1000] {
+            let got = try encoded(hint: Int64(hint))
+            #expect(got.bytes == whole.bytes, "hint \(hint)")
+            #expect(got.hashed == whole.hashed && got.total == whole.total, "hint \(hint)")
+        }
+    }
+
     @Test func incompressibleChunksAreStoredAsRawBlocks() throws {
         let dir = TempDir()
         let bytes = Content.random(2 * frame + 123)

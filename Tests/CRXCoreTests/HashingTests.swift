@@ -35,6 +35,19 @@ import Testing
         #expect(digest == XXH3Hasher.digest(Array(String(repeating: "hello world\n", count: 200_000).utf8)))
     }
 
+    /// A size hint only sizes the read buffer: a file bigger than its hint (it grew) or smaller is
+    /// hashed whole all the same.
+    @Test func sizeHintOnlySizesTheBuffer() throws {
+        let dir = TempDir()
+        let text = String(repeating: "hello world\n", count: 20_000)
+        let path = dir.write("f.txt", text)
+        for hint: Int64? in [nil, 0, 5, 240_000, 10_000_000] {
+            let (digest, size) = try FileHasher.hash(path: path, sizeHint: hint)
+            #expect(size == 240_000, "hint \(String(describing: hint))")
+            #expect(digest == XXH3Hasher.digest(Array(text.utf8)), "hint \(String(describing: hint))")
+        }
+    }
+
     @Test func stateCacheSkipsUnchangedFilesAndPersists() throws {
         let dir = TempDir()
         dir.write("a.txt", "one")

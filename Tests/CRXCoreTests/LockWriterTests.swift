@@ -36,6 +36,38 @@ import Testing
         #expect(writer.writes == 60)
     }
 
+    /// The file is written block by block through a small buffer, never joined in memory: a lock
+    /// many times that buffer (and a block bigger than it) still comes out byte-identical.
+    @Test func aLockLargerThanTheWriteBufferIsWrittenWhole() throws {
+        let dir = TempDir()
+        let path = dir.path + "/pipeline.lock"
+        let order = (0 ..< 400).map { "s\($0)" }
+        let writer = LockWriter(path: path, order: order, lock: Lockfile(), minimumInterval: .zero, costFactor: 0)
+        var expected = Lockfile()
+        for (n, name) in order.enumerated() { expected.stages[name] = Self.record(n) }
+        // One block of ~150 KB: more than the whole buffer.
+        let d = XXH3Hasher.digest("big")
+        expected.stages["s7"] = .init(cmd: ["cat"], deps: (0 ..< 2000).map { .init(path: "in/\($0).txt", hash: PathDigest(digest: d, size: 1)) },
+                                      params: [:], outs: [])
+        for name in order { try writer.record(name, expected.stages[name]!) }
+        let bytes = try LocalFileSystem().readFile(path)
+        #expect(bytes.count > 4 << 16)
+        #expect(String(decoding: bytes, as: UTF8.self) == expected.render(order: order))
+        #expect(writer.render() == expected.render(order: order))
+    }
+
+    /// Pieces written atomically come out joined, whatever their sizes (empty, tiny, over the buffer).
+    @Test func piecesAreWrittenJoined() throws {
+        let dir = TempDir()
+        let path = dir.path + "/x/pieces"
+        let pieces = ["", "a", String(repeating: "b", count: 70_000), "", "é\n", String(repeating: "c", count: 65_535), "d"]
+        try LocalFileSystem().writeAtomically(pieces, to: path)
+        #expect(try LocalFileSystem().readFile(path) == Array(pieces.joined().utf8))
+        try LocalFileSystem().writeAtomically([String](), to: path)
+        #expect(try LocalFileSystem().readFile(path).isEmpty)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path + "/x") == ["pieces"])
+    }
+
     /// Blocks of stages the build does not record are taken from the file when their digest is
     /// the one the run log names; a block crx did not render that way (hand-edited) is rendered.
     @Test func untouchedBlocksAreTakenFromTheFileOnlyWhenCrxRenderedThem() throws {

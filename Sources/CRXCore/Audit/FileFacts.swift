@@ -60,7 +60,7 @@ public struct FileAuditor: Sendable {
         let md = md5 ? CryptoHasher(.md5) : nil
         var newlines = 0
         var binary = false
-        try FileHasher.stream(path: absolute) { chunk in
+        try FileHasher.stream(path: absolute, sizeHint: st.size) { chunk in
             xxh.update(chunk)
             sha.update(chunk)
             md?.update(chunk)

@@ -63,7 +63,7 @@ public struct PathHasher: Sendable {
     public func fileDigest(_ path: String, stat: FileStat) throws -> StateCache.Entry {
         if let hit = state.lookup(path, stat: stat) { return hit }
         if rememberedOnly { throw NotRemembered(path: path) }
-        let (digest, _) = try FileHasher.hash(path: ProjectPath.join(root, path))
+        let (digest, _) = try FileHasher.hash(path: ProjectPath.join(root, path), sizeHint: stat.size)
         // Re-stat: if the file changed while it was read, the digest must not be remembered.
         if let after = fs.stat(ProjectPath.join(root, path)), after == stat {
             state.record(path, stat: stat, digest: digest)

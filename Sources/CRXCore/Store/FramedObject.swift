@@ -127,16 +127,25 @@ enum FramedObject {
     /// Reads `input` to its end and writes its framed encoding to `output`; every chunk is passed in
     /// order to `hash` (while holding the read lock: keep it cheap) and to `audit` (its own ordered
     /// step, overlapping other chunks' reads and compression). Returns the content's byte count.
+    ///
+    /// `sizeHint`: the input's size when known. Content smaller than a frame gets a buffer and an
+    /// encoder of its own size (one byte more, to see its end) instead of a frame's: a build caching
+    /// 10,000 small outputs allocated 8 MiB per output, which made malloc serve large buffers from
+    /// its heaps (its mmap threshold rises to the largest buffer freed) and fragment them. Content
+    /// that grew past the hint gets a whole frame's buffer as soon as it fills the small one; the
+    /// bytes are the same either way.
     static func encode(input: Int32, inputPath: String, output: Int32, outputPath: String,
-                       level: Int32, threads: Int,
+                       level: Int32, threads: Int, sizeHint: Int64 = Int64(frameSize),
                        hash: (UnsafeRawBufferPointer) -> Void,
                        audit: (UnsafeRawBufferPointer) -> Void) throws -> Int64 {
         let auditStep = 0, writeStep = 1
         let shared = Shared(steps: 2)
+        let firstCapacity = Int(min(Int64(frameSize), max(sizeHint, 0) + 1))
         run(threads: threads) {
-            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: frameSize, alignment: 64)
+            var buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: firstCapacity, alignment: 64)
             defer { buffer.deallocate() }
             var encoder: ZstdFrameEncoder?
+            var encoderInput = 0
             while true {
                 var index = 0, count = 0
                 shared.readLock.lock()
@@ -145,6 +154,15 @@ enum FramedObject {
                     index = shared.claimed
                     // In L2-sized pieces, each hashed right after it is read (while still in cache).
                     count = try readFull(input, buffer, path: inputPath, piece: piece, hash)
+                    if count == buffer.count && count < frameSize {
+                        // Bigger than the hint said: on with a whole frame (the bytes read stay first).
+                        let whole = UnsafeMutableRawBufferPointer.allocate(byteCount: frameSize, alignment: 64)
+                        whole.copyMemory(from: UnsafeRawBufferPointer(buffer))
+                        buffer.deallocate()
+                        buffer = whole
+                        count += try readFull(input, UnsafeMutableRawBufferPointer(rebasing: buffer[count...]), path: inputPath,
+                                              piece: piece, hash)
+                    }
                     if count == 0 && index > 0 { shared.finished = true; shared.readLock.unlock(); return }
                     if count < frameSize { shared.finished = true }
                     shared.total += Int64(count)
@@ -159,7 +177,10 @@ enum FramedObject {
                 guard shared.inOrder(auditStep, index, { audit(chunk) }) else { return }
                 let frame: [UnsafeRawBufferPointer]
                 do {
-                    if encoder == nil { encoder = ZstdFrameEncoder(level: level, maxInput: frameSize) }
+                    if encoder == nil || encoderInput < count {
+                        encoderInput = buffer.count
+                        encoder = ZstdFrameEncoder(level: level, maxInput: encoderInput)
+                    }
                     frame = try encoder!.encodeParts(chunk)
                 } catch {
                     shared.fail(error)

@@ -66,7 +66,7 @@ public struct LocalObjectStore: ObjectStore {
         let level = compressionLevel
         let (digest, stored) = try writeObject { hasher, fd, temp in
             try FramedObject.encode(input: input, inputPath: path, output: fd, outputPath: temp, level: level,
-                                    threads: FramedObject.threads(for: size),
+                                    threads: FramedObject.threads(for: size), sizeHint: size,
                                     hash: { hasher.update($0) }, audit: { sha.update($0) })
         }
         return StoredFile(digest: digest, size: stored, sha256: sha.finalize())
@@ -76,7 +76,7 @@ public struct LocalObjectStore: ObjectStore {
     public func insert(bytes: [UInt8]) throws -> Digest {
         let level = compressionLevel
         return try writeObject { hasher, fd, temp in
-            let encoder = ZstdFrameEncoder(level: level, maxInput: FramedObject.frameSize)
+            let encoder = ZstdFrameEncoder(level: level, maxInput: max(1, min(FramedObject.frameSize, bytes.count)))
             try bytes.withUnsafeBytes { all in
                 var offset = 0
                 repeat {
