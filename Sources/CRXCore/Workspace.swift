@@ -10,11 +10,12 @@ import Foundation
 /// <root>/pipeline.yaml          the stage graph (or another file given with -p)
 /// <root>/pipeline.lock          what was built (committed)
 /// <root>/.crx/cache/            content-addressed objects (LocalObjectStore)
-/// <root>/.crx/runcache/         run-cache entries (RunCache)
+/// <root>/.crx/runcache/         run-cache entries: journal.v1, and files pulled from remotes (RunCache)
+/// <root>/.crx/runs/             run records: journal.v1 and index.json (RunLog)
 /// <root>/.crx/state/state.v1    the state cache (StateCache)
 /// <root>/.crx/state/pipeline.v1 the last parsed pipeline, with what it was parsed from (PipelineCache)
 /// <root>/.crx/state/params.v1   the last parsed params files, with their content digests (ParsedParamsCache)
-/// <root>/.crx/logs/<stage>.log  the last run's output of each stage
+/// <root>/.crx/logs/<stage>.log  the last run's commands and output, when it printed or failed (StageLog)
 /// <root>/.crx/lock              the project lock (ProjectLock)
 /// ```
 /// The root is found as git finds its own: walking up from the current directory to the first

@@ -115,14 +115,23 @@ import Testing
         #expect(other.entry(key) == RunCache.Entry(outs: [outs[1]], originalRun: "run-2"))
         #expect(Set(other.allKeys()) == [key, later])
 
-        // push: an entry of the journal gets the file form remotes hold, which parses to the same.
-        let file = try #require(try cache.exportedFile(key))
-        #expect(RunCache.parse(try String(contentsOfFile: file, encoding: .utf8)) == cache.entry(key))
-        // gc: the entry goes from the journal and its file; the rest stays.
-        try cache.remove([key])
-        #expect(cache.entry(key) == nil && other.entry(key) == nil && LocalFileSystem().stat(file) == nil)
+        // push uploads the entry as `entry` reads it, in the file form remotes hold — even where an
+        // older file of the same key (pulled, or from before the journal) says something else.
+        try LocalFileSystem().writeAtomically(Array(RunCache.render(.init(outs: outs, originalRun: "stale")).utf8), to: cache.path(key))
+        let upload = try #require(try cache.uploadFile(key))
+        #expect(RunCache.parse(try String(contentsOfFile: upload, encoding: .utf8)) == RunCache.Entry(outs: [outs[1]], originalRun: "run-2"))
+        unlink(upload)
+        // gc: the entry goes from the journal and its file, superseded lines go, the rest stays.
+        #expect(try String(contentsOfFile: cache.journal.path, encoding: .utf8).split(separator: "\n").count == 3)
+        try cache.compact(removing: [key])
+        #expect(cache.entry(key) == nil && other.entry(key) == nil && LocalFileSystem().stat(cache.path(key)) == nil)
         #expect(RunCache(directory: dir.path + "/runcache").entry(later)?.outs == [outs[1]])
         #expect(Set(cache.allKeys()) == [later])
+        #expect(try String(contentsOfFile: cache.journal.path, encoding: .utf8) == RunCache.journalLine(later, .init(outs: [outs[1]], originalRun: nil)) + "\n")
+        // The same instance appends to the rewritten file, not the replaced one.
+        try cache.record(key, outs: outs, run: "run-3")
+        #expect(RunCache(directory: dir.path + "/runcache").entry(key)?.originalRun == "run-3")
+        #expect(other.entry(key)?.originalRun == "run-3")
     }
 
     @Test func runCacheFilesOfVersionOneAndTwoStillReadAndATornLineIsNoEntry() throws {
@@ -146,10 +155,31 @@ import Testing
         let torn = XXH3Hasher.digest("torn")
         try LocalFileSystem().writeAtomically(Array("\(torn.hex)\t\t\(XXH3Hasher.digest("m").hex)\t7".utf8), to: cache.journal.path)
         #expect(cache.entry(torn) == nil)
+        // Torn at a field boundary: the output count tells it from a shorter entry.
+        let cut = XXH3Hasher.digest("cut")
+        let twoOuts = RunCache.journalLine(cut, .init(outs: outs + outs, originalRun: nil))
+        try LocalFileSystem().writeAtomically(Array((twoOuts.split(separator: "\t").dropLast(4).joined(separator: "\t") + "\n").utf8),
+                                              to: cache.journal.path)
+        #expect(cache.entry(cut) == nil)
         let next = XXH3Hasher.digest("next")
         try cache.record(next, outs: outs)
         #expect(cache.entry(torn) == nil)
         #expect(RunCache(directory: dir.path + "/runcache").entry(next)?.outs == outs)
+    }
+
+    @Test func pathsWithCRLFAreEscapedAndAJournalLineWithANewlineIsRefused() throws {
+        let escaped = Escaping.escape("a\r\nb\\c\td")
+        let expected = "a" + "\\r\\n" + "b" + "\\\\" + "c" + "\\t" + "d"
+        #expect(escaped == expected)
+        let combining = "x\r\n\u{301}\\\u{301}y"      // a backslash carrying a combining accent
+        let roundTrip = Escaping.unescape(Escaping.escape(combining)[...])
+        #expect(roundTrip == combining)
+        let dir = TempDir()
+        let cache = RunCache(directory: dir.path + "/runcache")
+        let outs = [Lockfile.Entry(path: "out\r\nput.txt", hash: PathDigest(digest: XXH3Hasher.digest("o"), size: 1))]
+        try cache.record(XXH3Hasher.digest("crlf"), outs: outs)
+        #expect(RunCache(directory: dir.path + "/runcache").lookup(XXH3Hasher.digest("crlf")) == outs)
+        #expect(throws: IOError.self) { _ = try Journal(path: dir.path + "/j").append(Array("a\nb".utf8), barrier: nil) }
     }
 
     @Test func journalLinesAreOneLineJSONThatParsesToTheRecord() throws {

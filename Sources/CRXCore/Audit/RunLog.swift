@@ -72,7 +72,7 @@ public final class RunLog: @unchecked Sendable {
 
     let directory: String
     /// Where the fsyncs of the journal and the index are deferred to (a build's, synced
-    /// before each lock write); nil: each file is fsynced before its rename.
+    /// before each lock write); nil: each append, and the index before its rename, is fsynced.
     public let barrier: DurabilityBarrier?
     /// `journal.v1`: every record, appended (`Journal`).
     let journal: Journal

@@ -500,23 +500,23 @@ public final class Reproducer: @unchecked Sendable {
             let batch = result.batchJob.map { ": \($0.summary)" } ?? ""
             if interruptedFlag.snapshot && !result.succeeded {
                 return .failed(StageFailure(stage: stage.name, message: "interrupted\(batch)", exitCode: result.exitCode,
-                                            stderrTail: result.stderrTail, logPath: logPath))
+                                            stderrTail: result.stderrTail, logPath: keptLog(logPath)))
             }
             if result.timedOut {
                 let limit = job.timeout.map { "after \(String(format: "%g", $0)) s (its `\(stage.timeout != nil ? "timeout" : "resources.time")`)" } ?? "(the cluster's time limit)"
                 return .failed(StageFailure(stage: stage.name,
                                             message: "timed out \(limit); its commands were stopped\(batch)",
-                                            exitCode: result.exitCode, stderrTail: result.stderrTail, logPath: logPath))
+                                            exitCode: result.exitCode, stderrTail: result.stderrTail, logPath: keptLog(logPath)))
             }
             guard result.succeeded else {
                 let cmd = stage.cmd.count > 1 && result.failedCommand != nil ? " (command \(result.failedCommand! + 1) of \(stage.cmd.count))" : ""
                 if let b = result.batchJob {
                     return .failed(StageFailure(stage: stage.name, message: "\(b.summary)\(cmd)", exitCode: result.exitCode,
-                                                stderrTail: result.stderrTail, logPath: logPath))
+                                                stderrTail: result.stderrTail, logPath: keptLog(logPath)))
                 }
                 let what = result.signal.map { "was killed by signal \($0)" } ?? "exited with code \(result.exitCode)"
                 return .failed(StageFailure(stage: stage.name, message: "command\(cmd) \(what)", exitCode: result.exitCode,
-                                            stderrTail: result.stderrTail, logPath: logPath))
+                                            stderrTail: result.stderrTail, logPath: keptLog(logPath)))
             }
             // The deps must be what was hashed before the run.
             let changed = try changedDeps(stage, before: depStats ?? [:])

@@ -24,9 +24,6 @@ struct StageLog {
         fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC)
     }
 
-    /// Whether the file exists (it was there, or something made it worth creating).
-    var exists: Bool { fd >= 0 }
-
     /// Notes the command about to run.
     mutating func header(_ command: String) {
         append(Array("$ \(command)\n".utf8), create: false)

@@ -41,7 +41,7 @@ final class Journal: @unchecked Sendable {
     /// Appends `line` (no newline inside; one is added) and returns its offset in the file. With a
     /// `barrier` the fsync is left to it.
     func append(_ line: [UInt8], barrier: DurabilityBarrier?) throws -> Int64 {
-        precondition(!line.contains(10), "a journal line holds no newline")
+        guard !line.contains(10) else { throw IOError("append a line holding a newline to", path: path, errno: EINVAL) }
         var bytes = line
         bytes.append(10)
         return try writer.withLock { fd -> Int64 in
@@ -70,6 +70,13 @@ final class Journal: @unchecked Sendable {
             }
             return end - Int64(bytes.count)
         }
+    }
+
+    /// Drops the open descriptors, after the file was replaced (`RunCache.compact`): the next append
+    /// or read opens the new file, not the unlinked one.
+    func reopen() {
+        writer.withLock { if $0 >= 0 { close($0) }; $0 = -1 }
+        reader.withLock { if $0 >= 0 { close($0) }; $0 = -1 }
     }
 
     /// Opens the journal for appending, ending a torn last line first.

@@ -48,7 +48,8 @@ extension Workspace {
     @discardableResult
     public func removeStaleTemporaries(pipeline: Pipeline?) -> [String] {
         var directories = [ProjectPath.parent(lockPath), root + "/reports", crxDirectory, crxDirectory + "/state",
-                           crxDirectory + "/runs", logsDirectory]
+                           crxDirectory + "/runs",
+                           crxDirectory + "/runs/fingerprints", logsDirectory]  // fingerprints/: older crx
         let runcache = crxDirectory + "/runcache"
         directories.append(runcache)
         let subdirectories = LocalFileSystem().entryNames(in: runcache) { _, type in type == UInt8(DT_DIR) || type == UInt8(DT_UNKNOWN) }

@@ -240,31 +240,32 @@ public final class StateCache: @unchecked Sendable {
 
 /// Escaping of paths in crx's line-based files: `\` → `\\`, tab → `\t`, newline → `\n`.
 public enum Escaping {
+    /// Over Unicode scalars, not Characters: "\r\n" is one Character, equal to neither "\r" nor "\n".
     public static func escape(_ s: String) -> String {
-        guard s.contains(where: { $0 == "\\" || $0 == "\t" || $0 == "\n" || $0 == "\r" }) else { return s }
-        var out = ""
-        for c in s {
+        guard s.utf8.contains(where: { $0 == 0x5C || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D }) else { return s }
+        var out = String.UnicodeScalarView()
+        for c in s.unicodeScalars {
             switch c {
-            case "\\": out += "\\\\"
-            case "\t": out += "\\t"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
+            case "\\": out.append(contentsOf: "\\\\".unicodeScalars)
+            case "\t": out.append(contentsOf: "\\t".unicodeScalars)
+            case "\n": out.append(contentsOf: "\\n".unicodeScalars)
+            case "\r": out.append(contentsOf: "\\r".unicodeScalars)
             default: out.append(c)
             }
         }
-        return out
+        return String(out)
     }
 
     public static func unescape(_ s: Substring) -> String {
-        guard s.contains("\\") else { return String(s) }
-        var out = ""
+        guard s.utf8.contains(0x5C) else { return String(s) }
+        var out = String.UnicodeScalarView()
         var escaped = false
-        for c in s {
+        for c in s.unicodeScalars {
             if escaped {
                 switch c {
-                case "t": out += "\t"
-                case "n": out += "\n"
-                case "r": out += "\r"
+                case "t": out.append("\t")
+                case "n": out.append("\n")
+                case "r": out.append("\r")
                 default: out.append(c)
                 }
                 escaped = false
@@ -274,6 +275,6 @@ public enum Escaping {
                 out.append(c)
             }
         }
-        return out
+        return String(out)
     }
 }

@@ -121,11 +121,14 @@ public struct RemoteSync: Sendable {
                 phases[phase].append(Transfer.Item(key: key, path: path, digest: d, bytes: fs.stat(path)?.size ?? 0))
             }
         }
+        var uploadFiles: [String] = []
+        defer { for file in uploadFiles { unlink(file) } }
         for key in entries {
             let remoteKey = RemoteLayout.runCacheEntry(key)
             if present.contains(remoteKey) { continue }
-            // An entry only in the journal is written as a file of its own, the form remotes hold.
-            guard let file = try runCache.exportedFile(key) else { continue }
+            // Uploaded from a temp file in the form remotes hold, removed after the transfers.
+            guard let file = try runCache.uploadFile(key) else { continue }
+            uploadFiles.append(file)
             phases[2].append(Transfer.Item(key: remoteKey, path: file, digest: nil, bytes: 0))
         }
         let upload: @Sendable (Transfer.Item) throws -> Int64 = { item in
@@ -171,6 +174,18 @@ public struct RemoteSync: Sendable {
     }
 
     public func fetch(_ outputs: [Output]) -> Report {
+        // Outside a build (`crx fetch`, `crx pull`): one barrier for the whole fetch, synced once at
+        // the end, instead of an fsync per downloaded object.
+        if store.barrier == nil {
+            let barrier = DurabilityBarrier()
+            var report = deferring(to: barrier).fetch(outputs)
+            do {
+                try barrier.sync()
+            } catch {
+                report.transferred.failures.append(("(sync)", .failed(remote: remote.displayName, detail: "\(error)")))
+            }
+            return report
+        }
         let started = Date()
         var report = Report()
         // 1. manifests of directories not in the local cache

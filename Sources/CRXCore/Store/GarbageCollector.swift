@@ -67,7 +67,7 @@ public struct GarbageCollector: Sendable {
             let path = store.objectPath(digest)
             if unlink(path) == 0 { freed += bytes } else if errno != ENOENT { throw IOError("remove cache object", path: path, errno: errno) }
         }
-        try runCache.remove(Set(plan.runCacheEntries))
+        try runCache.compact(removing: Set(plan.runCacheEntries))
         store.removeStaleTemporaries()
         return freed
     }

@@ -8,12 +8,13 @@ import Foundation
 /// On disk, two forms:
 /// - `.crx/runcache/journal.v1` — what builds record: one line per entry, appended (`Journal`), a
 ///   later line for the same fingerprint replacing an earlier one:
-///   `<fingerprint hex>\t<run id or empty>` then `\t<xxh128 hex>\t<size>\t<nfiles or ->\t<escaped
-///   out path>` per output. One append per stage instead of a file per stage (an inode, a rename,
-///   an fsync); read once per process and then from where it was read to (`table`).
+///   `<fingerprint hex>\t<run id or empty>\t<number of outputs>` then `\t<xxh128 hex>\t<size>\t<nfiles
+///   or ->\t<escaped out path>` per output. One append per stage instead of a file per stage (an
+///   inode, a rename, an fsync); read once per process and then from where it was read to
+///   (`table`); `crx gc` rewrites it with one line per fingerprint it keeps (`compact`).
 /// - `.crx/runcache/<2 hex>/<30 hex>` — an entry as a file of its own, the form remotes exchange
-///   (`crx pull` downloads into it; `crx push --run-cache` writes it for an entry only in the
-///   journal), and what crx before the journal recorded:
+///   (`crx pull` downloads into it; `crx push --run-cache` uploads what `entry` reads, rendered in
+///   this form in a temp file), and what crx before the journal recorded:
 ///   ```
 ///   crx-run 2
 ///   run\t<run id>                                       the run that built them (optional)
@@ -31,13 +32,13 @@ public struct RunCache: Sendable {
     /// Where fsyncs are deferred to; nil: each entry is fsynced when recorded.
     public var barrier: DurabilityBarrier?
     let journal: Journal
-    /// The journal's entries read so far, and the offset read to (shared by copies of this value).
-    private let table: Protected<(end: Int64, entries: [Digest: Entry])>
+    /// What has been read of the journal (shared by copies of this value).
+    private let table: Protected<Table>
 
     public init(directory: String) {
         self.directory = directory
         journal = Journal(path: directory + "/journal.v1")
-        table = Protected((0, [:]))
+        table = Protected(Table())
     }
 
     /// The fingerprint of a stage run with the given inputs.
@@ -70,7 +71,7 @@ public struct RunCache: Sendable {
     public func lookup(_ key: Digest) -> [Lockfile.Entry]? { entry(key)?.outs }
 
     public func entry(_ key: Digest) -> Entry? {
-        if let found = journalEntries()[key] { return found }
+        if let found = journalEntries({ $0.entries[key] }) { return found }
         guard let data = FileManager.default.contents(atPath: path(key)),
               let text = String(data: data, encoding: .utf8) else { return nil }
         return Self.parse(text)
@@ -78,59 +79,77 @@ public struct RunCache: Sendable {
 
     /// Records that a run with fingerprint `key` produced `outs`; `run`: that run's id.
     public func record(_ key: Digest, outs: [Lockfile.Entry], run: String? = nil) throws {
-        var line = "\(key.hex)\t\(run.map(Escaping.escape) ?? "")"
-        for o in outs { line += "\t" + Self.outFields(o).joined(separator: "\t") }
-        _ = try journal.append(Array(line.utf8), barrier: barrier)
+        _ = try journal.append(Array(Self.journalLine(key, Entry(outs: outs, originalRun: run)).utf8), barrier: barrier)
     }
 
     /// Every fingerprint with an entry (journal and files).
     public func allKeys() -> [Digest] {
-        var keys = Set(journalEntries().keys)
+        var keys = journalEntries { Set($0.entries.keys) }
         for file in (try? LocalFileSystem().listFiles(under: directory)) ?? [] {
             if let key = Digest(file.replacingOccurrences(of: "/", with: "")) { keys.insert(key) }
         }
         return Array(keys)
     }
 
-    /// Writes the entry's own file, if it has none (what `push` uploads); returns its path.
-    public func exportedFile(_ key: Digest) throws -> String? {
-        let file = path(key)
-        if LocalFileSystem().stat(file) != nil { return file }
-        guard let entry = journalEntries()[key] else { return nil }
-        try LocalFileSystem().writeAtomically(Array(Self.render(entry).utf8), to: file)
-        return file
+    /// The entry of `key` (as `entry` finds it) written to a temp file in the file form remotes hold,
+    /// for `push` to upload; the caller removes it. Nothing is left in the run-cache (push runs
+    /// without the project lock), and what is uploaded is what `entry` — which the push checked the
+    /// objects of — says, even where an older file of the same key says otherwise.
+    public func uploadFile(_ key: Digest) throws -> String? {
+        guard let entry = entry(key) else { return nil }
+        let temp = "\(directory)/\(key.hex).crx-tmp-\(getpid())-\(UInt32.random(in: 0 ... .max))"
+        try LocalFileSystem().writeAtomically(Array(Self.render(entry).utf8), to: temp)
+        return temp
     }
 
-    /// Removes the entries of `keys`: their files, and their lines by rewriting the journal (atomic;
-    /// call with the project lock held, so no build appends meanwhile).
-    public func remove(_ keys: Set<Digest>) throws {
-        guard !keys.isEmpty else { return }
+    /// Drops the entries of `keys` (their files, and their journal lines) and superseded journal
+    /// lines: the journal is rewritten with one line per remaining fingerprint (atomic; call with the
+    /// project lock held, so no build appends meanwhile). `crx gc`.
+    public func compact(removing keys: Set<Digest>) throws {
         for key in keys { unlink(path(key)) }
-        let entries = journalEntries()
-        guard entries.keys.contains(where: keys.contains) else { return }
+        let (entries, lines) = journalEntries { ($0.entries, $0.lines) }
+        guard entries.keys.contains(where: keys.contains) || lines > entries.count else { return }
         var text = ""
-        for (key, entry) in entries where !keys.contains(key) {
-            var line = "\(key.hex)\t\(entry.originalRun.map(Escaping.escape) ?? "")"
-            for o in entry.outs { line += "\t" + Self.outFields(o).joined(separator: "\t") }
-            text += line + "\n"
-        }
+        for (key, entry) in entries where !keys.contains(key) { text += Self.journalLine(key, entry) + "\n" }
         try LocalFileSystem().writeAtomically(Array(text.utf8), to: journal.path)
-        table.withLock { $0 = (0, [:]) }
+        journal.reopen()
+        table.withLock { $0 = Table() }
     }
 
-    /// The journal's entries, read on from where the last call stopped (another process, or another
-    /// `RunCache` of this one, may have appended since).
-    private func journalEntries() -> [Digest: Entry] {
+    /// What has been read of the journal: its entries, the offset read to, the lines read, and the
+    /// file's identity (a rewrite by `compact`, here or in another process, starts the reading over).
+    struct Table {
+        var entries: [Digest: Entry] = [:]
+        var end: Int64 = 0
+        var lines = 0
+        var identity: (device: UInt64, inode: UInt64)?
+    }
+
+    /// `body` over what has been read of the journal, read on from where the last call stopped
+    /// (another process, or another `RunCache` of this one, may have appended since).
+    private func journalEntries<T>(_ body: (Table) -> T) -> T {
         table.withLock { state in
-            if let size = LocalFileSystem().stat(journal.path)?.size, size < state.end { state = (0, [:]) }
+            let st = LocalFileSystem().stat(journal.path)
+            let identity = st.map { ($0.device, $0.inode) }
+            if let st, st.size < state.end || state.identity.map({ $0 != identity! }) == true { state = Table() }
+            state.identity = identity
             let (lines, end) = journal.lines(from: state.end)
             for line in lines {
+                state.lines += 1
                 guard let (key, entry) = Self.parseLine(line) else { continue }
                 state.entries[key] = entry
             }
             state.end = end
-            return state.entries
+            return body(state)
         }
+    }
+
+    /// `<fingerprint>\t<run or empty>\t<number of outputs>` then 4 fields per output: the count
+    /// makes a line torn at a field boundary unreadable rather than an entry with fewer outputs.
+    static func journalLine(_ key: Digest, _ entry: Entry) -> String {
+        var line = "\(key.hex)\t\(entry.originalRun.map(Escaping.escape) ?? "")\t\(entry.outs.count)"
+        for o in entry.outs { line += "\t" + outFields(o).joined(separator: "\t") }
+        return line
     }
 
     static func outFields(_ o: Lockfile.Entry) -> [String] {
@@ -147,9 +166,9 @@ public struct RunCache: Sendable {
     static func parseLine(_ bytes: ArraySlice<UInt8>) -> (Digest, Entry)? {
         let text = String(decoding: bytes, as: UTF8.self)
         let f = text.split(separator: "\t", omittingEmptySubsequences: false)
-        guard f.count >= 2, (f.count - 2) % 4 == 0, let key = Digest(f[0]) else { return nil }
+        guard f.count >= 3, let key = Digest(f[0]), let n = Int(f[2]), n >= 0, f.count == 3 + 4 * n else { return nil }
         var entry = Entry(outs: [], originalRun: f[1].isEmpty ? nil : Escaping.unescape(f[1]))
-        var i = 2
+        var i = 3
         while i < f.count {
             guard let o = out(f[i ..< i + 4]) else { return nil }
             entry.outs.append(o)
