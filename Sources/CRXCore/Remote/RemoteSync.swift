@@ -174,18 +174,9 @@ public struct RemoteSync: Sendable {
     }
 
     public func fetch(_ outputs: [Output]) -> Report {
-        // Outside a build (`crx fetch`, `crx pull`): one barrier for the whole fetch, synced once at
-        // the end, instead of an fsync per downloaded object.
-        if store.barrier == nil {
-            let barrier = DurabilityBarrier()
-            var report = deferring(to: barrier).fetch(outputs)
-            do {
-                try barrier.sync()
-            } catch {
-                report.transferred.failures.append(("(sync)", .failed(remote: remote.displayName, detail: "\(error)")))
-            }
-            return report
-        }
+        // Outside a build each downloaded object is fsynced by the transfer worker that adopted it, in
+        // parallel: measured faster than one barrier synced at the end (320 objects of the M project
+        // from a directory remote: 0.19–0.23 s against 0.22–0.25 s; no fsync at all 0.17–0.18 s).
         let started = Date()
         var report = Report()
         // 1. manifests of directories not in the local cache

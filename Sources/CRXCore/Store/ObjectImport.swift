@@ -31,9 +31,9 @@ extension LocalObjectStore {
     /// deletes it and returns why it was refused.
     ///
     /// Durable as the store's own inserts are, since a lock may refer to it: with a `barrier` (a
-    /// build, or `RemoteSync.fetch`'s own for `crx fetch` and `crx pull`) it is deferred to it once
-    /// renamed, so it is synced before anything relies on it; without one it is fsynced before its
-    /// rename.
+    /// build) it is deferred to it once renamed, so it is synced before the lock that records it is
+    /// written; without one (`crx fetch`, `crx pull`) it is fsynced before its rename, by the transfer
+    /// worker that downloaded it (in parallel with the others).
     public func adopt(_ temp: String, as digest: Digest) throws -> String? {
         if let problem = Self.problem(objectFile: temp, digest: digest) {
             unlink(temp)
