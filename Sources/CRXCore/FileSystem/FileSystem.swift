@@ -282,6 +282,15 @@ public enum FileDescriptor {
         }
     }
 
+    /// Reads up to `buffer.count` bytes at `offset` (the descriptor's position untouched), retrying
+    /// on EINTR; returns 0 at end of file, -1 on an error.
+    public static func preadSome(_ fd: Int32, _ buffer: UnsafeMutableRawBufferPointer, at offset: Int64) -> Int {
+        while true {
+            let n = pread(fd, buffer.baseAddress, buffer.count, off_t(offset))
+            if n >= 0 || errno != EINTR { return n }
+        }
+    }
+
     /// Reads up to `buffer.count` bytes; returns 0 at end of file.
     public static func readSome(_ fd: Int32, _ buffer: UnsafeMutableRawBufferPointer, path: String) throws -> Int {
         while true {

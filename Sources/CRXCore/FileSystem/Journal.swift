@@ -48,27 +48,20 @@ final class Journal: @unchecked Sendable {
             if fd < 0 { fd = try openForAppend() }
             do {
                 try bytes.withUnsafeBytes { try FileDescriptor.writeAll(fd, $0, path: path) }
+                let end = Int64(lseek(fd, 0, SEEK_CUR))
+                guard end >= Int64(bytes.count) else { throw IOError("find the end of", path: path, errno: errno) }
+                if let barrier {
+                    barrier.deferred(path)
+                } else if fsync(fd) != 0 {
+                    throw IOError("sync", path: path, errno: errno)
+                }
+                return end - Int64(bytes.count)
             } catch {
+                // The tail may be torn: the next append reopens and ends it first.
                 close(fd)
                 fd = -1
                 throw error
             }
-            let end = Int64(lseek(fd, 0, SEEK_CUR))
-            guard end >= Int64(bytes.count) else {
-                let e = errno
-                close(fd)
-                fd = -1
-                throw IOError("find the end of", path: path, errno: e)
-            }
-            if let barrier {
-                barrier.deferred(path)
-            } else if fsync(fd) != 0 {
-                let e = errno
-                close(fd)
-                fd = -1
-                throw IOError("sync", path: path, errno: e)
-            }
-            return end - Int64(bytes.count)
         }
     }
 
@@ -111,8 +104,7 @@ final class Journal: @unchecked Sendable {
         var chunk = [UInt8](repeating: 0, count: 4096)
         var position = offset
         while out.count < Self.maxLine {
-            let n = chunk.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(position)) }
-            if n < 0 && errno == EINTR { continue }
+            let n = chunk.withUnsafeMutableBytes { FileDescriptor.preadSome(fd, $0, at: position) }
             guard n > 0 else { return nil }
             if let newline = chunk[0 ..< n].firstIndex(of: 10) {
                 out.append(contentsOf: chunk[0 ..< newline])
@@ -134,8 +126,7 @@ final class Journal: @unchecked Sendable {
         var chunk = [UInt8](repeating: 0, count: 1 << 16)
         var position = offset
         while true {
-            let n = chunk.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(position)) }
-            if n < 0 && errno == EINTR { continue }
+            let n = chunk.withUnsafeMutableBytes { FileDescriptor.preadSome(fd, $0, at: position) }
             guard n > 0 else { break }
             bytes.append(contentsOf: chunk[0 ..< n])
             position += Int64(n)

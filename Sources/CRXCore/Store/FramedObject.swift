@@ -280,8 +280,7 @@ enum FramedObject {
     static func preadFull(_ fd: Int32, _ buffer: UnsafeMutableRawBufferPointer, at offset: Int) -> Int {
         var done = 0
         while done < buffer.count {
-            let n = pread(fd, buffer.baseAddress! + done, buffer.count - done, off_t(offset + done))
-            if n < 0 && errno == EINTR { continue }
+            let n = FileDescriptor.preadSome(fd, UnsafeMutableRawBufferPointer(rebasing: buffer[done...]), at: Int64(offset + done))
             if n <= 0 { break }
             done += n
         }
