@@ -26,7 +26,12 @@ struct StageLog {
 
     /// Notes the command about to run.
     mutating func header(_ command: String) {
-        append(Array("$ \(command)\n".utf8), create: false)
+        let bytes = Array("$ \(command)\n".utf8)
+        if fd >= 0 {
+            bytes.withUnsafeBytes { _ = write(fd, $0.baseAddress, $0.count) }
+        } else {
+            pending += bytes
+        }
     }
 
     /// Output of a command (created now, if it was not there).
@@ -41,15 +46,6 @@ struct StageLog {
     mutating func close() {
         if fd >= 0 { Glibc.close(fd) }
         fd = -1
-    }
-
-    private mutating func append(_ bytes: [UInt8], create: Bool) {
-        if fd < 0 && !create {
-            pending += bytes
-            return
-        }
-        openIfNeeded()
-        if fd >= 0 { bytes.withUnsafeBytes { _ = write(fd, $0.baseAddress, $0.count) } }
     }
 
     private mutating func openIfNeeded() {
